@@ -1,0 +1,23 @@
+"""texpaste: pictures of formulas to LaTeX, locally.
+
+``from texpaste import Recognizer`` is resolved lazily so importing the package stays cheap
+(the language-server front end never loads torch).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+__all__ = ["Recognizer", "Recognition", "Candidate", "__version__"]
+
+if TYPE_CHECKING:
+    from .engine import Candidate, Recognition, Recognizer
+
+
+def __getattr__(name: str):
+    if name in ("Recognizer", "Recognition", "Candidate"):
+        from . import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'texpaste' has no attribute {name!r}")

@@ -1,0 +1,269 @@
+"""``texpaste`` command line: recognise images, manage models, render data, train, evaluate.
+
+Heavy imports (torch) happen inside the commands that need them, so ``texpaste --help`` and
+the thin language-server front end start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import TexpasteError
+
+log = logging.getLogger("texpaste")
+
+
+def _err(message: str) -> None:
+    sys.stderr.write(f"texpaste: {message}\n")
+
+
+def _progress_printer():
+    """tqdm bars on a terminal for model downloads; silent otherwise."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def report(name: str, done: int, total: int | None) -> None:
+        bar = bars.get(name)
+        if bar is None:
+            bar = bars[name] = tqdm(
+                total=total, desc=name, unit="B", unit_scale=True, unit_divisor=1024, leave=False
+            )
+        bar.update(done - bar.n)
+
+    return report
+
+
+# -- recognize ------------------------------------------------------------------------------
+
+
+def cmd_recognize(args: argparse.Namespace) -> int:
+    from .engine import Recognizer
+    from .wrapping import wrap
+
+    sources: list[tuple[str, object]] = []
+    if args.clipboard:
+        from .clipboard import read_image_bytes
+
+        try:
+            sources.append(("clipboard", read_image_bytes()))
+        except TexpasteError as exc:
+            _err(f"clipboard: {exc}")
+            return 1
+    for name in args.images:
+        if name == "-":
+            sources.append(("-", sys.stdin.buffer.read()))
+        else:
+            sources.append((name, Path(name)))
+    if not sources:
+        _err("no images given (pass files, '-' for stdin, or --clipboard).")
+        return 2
+    try:
+        rec = Recognizer.load(
+            args.model, device=args.device, threads=args.threads, progress=_progress_printer()
+        )
+    except TexpasteError as exc:
+        _err(str(exc))
+        return 1
+    if rec.notice:
+        _err(rec.notice)
+    results = rec.recognize_many(
+        [s for _, s in sources], candidates=args.candidates, temperature=args.temperature,
+        resize=not args.no_resize, seed=args.seed,
+    )  # fmt: skip
+    status, copied = 0, []
+    for (name, _), result in zip(sources, results):
+        if isinstance(result, TexpasteError):
+            _err(f"{name}: {result}")
+            status = 1
+            continue
+        text = wrap(result.latex, args.format)
+        copied.append(text)
+        if args.json:
+            record = {
+                "file": name,
+                **result.to_dict(),
+                "text": text,
+                "milliseconds": round(result.timings["total"], 1),
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(text + "\n")
+            for cand in result.candidates[1:]:
+                sys.stdout.write(f"  alternative ({cand.score:.3f}): {wrap(cand.latex, args.format)}\n")
+    sys.stdout.flush()
+    if args.copy and copied:
+        from .clipboard import copy_text
+
+        try:
+            copy_text("\n".join(copied))
+        except TexpasteError as exc:
+            _err(str(exc))
+            status = 1
+    return status
+
+
+# -- models ---------------------------------------------------------------------------------
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from . import store
+
+    if args.action == "list":
+        for m in store.list_models():
+            sys.stdout.write(f"{m['name']:<16} {m['status']:<12} {m['path']}\n    {m['description']}\n")
+        return 0
+    if args.action == "path":
+        sys.stdout.write(f"{store.resolve(args.name, download=False).path}\n")
+        return 0
+    if args.action == "pull":
+        sys.stdout.write(f"{store.pull(args.name, progress=_progress_printer())}\n")
+        return 0
+    if args.action == "init":
+        from .model.init import init_model_dir
+
+        out = init_model_dir(args.name, config=args.config, seed=args.seed, resizer=args.resizer)
+        sys.stdout.write(f"{out}\n")
+        return 0
+    raise AssertionError(args.action)
+
+
+# -- data / train / eval ----------------------------------------------------------------------
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data.build import RenderSettings, read_formulas, render_to_shards
+
+    settings = RenderSettings(
+        renderer=args.renderer, fonts=args.fonts or (), dpi=(args.dpi[0], args.dpi[1]),
+        max_size=(args.max_size[0], args.max_size[1]), seed=args.seed,
+    )  # fmt: skip
+    stats = render_to_shards(read_formulas(args.formulas), args.out, args.n, settings, jobs=args.jobs)
+    sys.stdout.write(
+        f"rendered {stats.rendered} of {stats.requested} ({stats.failed} failed to compile, {stats.too_large} too large, "
+        f"{stats.skipped} skipped) in {stats.seconds:.1f} s: {stats.per_second_per_core:.1f} formulas/s per core\n"
+    )
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.train import train
+
+    result = train(args.config, args.data, args.out, val_dir=args.val, device=args.device,
+                   max_steps=args.max_steps, max_minutes=args.max_minutes)  # fmt: skip
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .training.evaluate import EvalSettings, evaluate
+
+    settings = EvalSettings(n=args.n, renderer=args.renderer, font=args.font, dpi=args.dpi, seed=args.seed,
+                            batch_size=args.batch_size, temperature=args.temperature, threads=args.threads)  # fmt: skip
+    report = evaluate(args.model, args.formulas, settings, out=args.out, progress=sys.stderr.isatty())
+    sys.stdout.write(json.dumps(report["metrics"], indent=2) + "\n")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="texpaste", description="Turn pictures of formulas into LaTeX, locally.")
+    p.add_argument("--version", action="version", version=f"texpaste {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("recognize", help="print the LaTeX of formula images")
+    r.add_argument("images", nargs="*", help="image files; '-' reads one image from stdin")
+    r.add_argument(
+        "--model", help="model name (pix2tex, texpaste-small) or model directory [env TEXPASTE_MODEL]"
+    )
+    r.add_argument("--format", choices=("raw", "inline", "display", "auto"), default="raw")
+    r.add_argument(
+        "--candidates", type=int, default=1, metavar="N", help="beam search: also list N-1 alternatives"
+    )
+    r.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (deterministic); >0 samples")
+    r.add_argument("--seed", type=int, help="random seed for --temperature > 0")
+    r.add_argument(
+        "--json", action="store_true", help="one JSON object per image (latex, candidates, timings)"
+    )
+    r.add_argument("--clipboard", action="store_true", help="read the image on the clipboard")
+    r.add_argument("--copy", action="store_true", help="copy the result to the clipboard")
+    r.add_argument("--device", help="cpu, cuda, mps (default: best available)")
+    r.add_argument(
+        "--threads", type=int, help="CPU threads for torch (default: cores available) [env TEXPASTE_THREADS]"
+    )
+    r.add_argument("--no-resize", action="store_true", help="skip the pix2tex image-resizer network")
+    r.set_defaults(func=cmd_recognize)
+
+    m = sub.add_parser("models", help="list, download or create models")
+    m.add_argument("action", choices=("list", "pull", "path", "init"))
+    m.add_argument("name", nargs="?", help="model name (pull/path) or output directory (init)")
+    m.add_argument("--config", help="init: config.yaml to build (default: pix2tex's)")
+    m.add_argument("--seed", type=int, default=0, help="init: random seed for the weights")
+    m.add_argument("--resizer", action="store_true", help="init: also write a random image_resizer.pth")
+    m.set_defaults(func=cmd_models)
+
+    d = sub.add_parser("data", help="render formula images into training shards")
+    d.add_argument("action", choices=("render",))
+    d.add_argument("--formulas", required=True, help="one formula per line (.txt or .txt.gz)")
+    d.add_argument("--out", required=True, help="output directory for shard-*.tar")
+    d.add_argument("--n", type=int, required=True, help="number of images to write")
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--renderer", choices=("tex", "mathtext"), default="tex")
+    d.add_argument("--fonts", nargs="*", help="fonts to draw from (default: all of the renderer's)")
+    d.add_argument("--dpi", type=int, nargs=2, default=(100, 180), metavar=("LOW", "HIGH"))
+    d.add_argument("--max-size", type=int, nargs=2, default=(800, 200), metavar=("WIDTH", "HEIGHT"))
+    d.add_argument("--jobs", type=int, help="parallel renderer processes (default: all cores)")
+    d.set_defaults(func=cmd_data)
+
+    t = sub.add_parser("train", help="train or resume a model")
+    t.add_argument("--config", required=True, help="model + train: settings (see configs/)")
+    t.add_argument("--data", required=True, nargs="+", help="shard directories")
+    t.add_argument("--out", required=True, help="run directory (last.pt, best/, log.csv)")
+    t.add_argument("--val", help="shard directory for periodic validation")
+    t.add_argument("--device", help="cpu or cuda (default: best available)")
+    t.add_argument("--max-steps", type=int, help="stop after this many steps in total")
+    t.add_argument("--max-minutes", type=float, help="stop (and checkpoint) after this long")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="render formulas, recognise them, report pix2tex's metrics")
+    e.add_argument("model", help="model name or directory")
+    e.add_argument("--formulas", required=True, help="one formula per line (.txt or .txt.gz)")
+    e.add_argument("--n", type=int, default=1000, help="number of formulas (seeded sample)")
+    e.add_argument("--out", help="write the JSON report here")
+    e.add_argument("--renderer", choices=("tex", "mathtext"), default="tex")
+    e.add_argument("--font", default="cm")
+    e.add_argument("--dpi", type=int, default=120)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--batch-size", type=int, default=10, help="pix2tex's eval batch size (BLEU is per batch)")
+    e.add_argument("--temperature", type=float, default=0.0)
+    e.add_argument("--threads", type=int)
+    e.set_defaults(func=cmd_eval)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="texpaste: %(message)s")  # fmt: skip
+    try:
+        return args.func(args)
+    except TexpasteError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted.")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Read an image from the OS clipboard (and write text to it), one small function per platform.
+
+Detection order follows editors.md §1: Windows/WSL -> PowerShell 5.1; macOS -> pngpaste, then
+osascript; Wayland (checked before XWayland's DISPLAY) -> wl-paste; X11 -> xclip. PNG, JPEG and
+BMP are accepted, and so is a copied image *file* (a file URI or path on the clipboard).
+The command runner is injectable so every branch is testable without a clipboard.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from .errors import ClipboardError
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/x-bmp")
+Runner = Callable[[list[str]], bytes]  # returns stdout; raises on failure
+
+
+def _run(cmd: list[str]) -> bytes:
+    return subprocess.run(cmd, capture_output=True, check=True, timeout=10).stdout
+
+
+def is_wsl() -> bool:
+    return "microsoft" in platform.release().lower() or "WSL_DISTRO_NAME" in os.environ
+
+
+def detect_backend(env: dict[str, str] | None = None, system: str | None = None) -> str | None:
+    """``powershell``, ``pngpaste``, ``osascript``, ``wl-paste``, ``xclip`` or None (no way to read)."""
+    env = dict(os.environ) if env is None else env
+    system = system or platform.system()
+    if system == "Windows" or (system == "Linux" and is_wsl() and shutil.which("powershell.exe")):
+        return "powershell"
+    if system == "Darwin":
+        return "pngpaste" if shutil.which("pngpaste") else "osascript"
+    if (env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland") and shutil.which("wl-paste"):
+        return "wl-paste"
+    if env.get("DISPLAY") and shutil.which("xclip"):
+        return "xclip"
+    return None
+
+
+def _file_from_uri_list(text: bytes) -> bytes | None:
+    """A copied file manager selection: read the first image file it names."""
+    for line in text.decode("utf-8", "replace").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        path = Path(unquote(urlparse(line).path)) if line.startswith("file://") else Path(line)
+        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp") and path.is_file():
+            return path.read_bytes()
+    return None
+
+
+def _read_targets(list_cmd: list[str], read_cmd: Callable[[str], list[str]], run: Runner) -> bytes | None:
+    try:
+        targets = run(list_cmd).decode("utf-8", "replace").split()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for mime in IMAGE_TYPES:
+        if mime in targets:
+            return run(read_cmd(mime))
+    for mime in ("text/uri-list", "x-special/gnome-copied-files", "text/plain"):
+        if mime in targets:
+            try:
+                found = _file_from_uri_list(run(read_cmd(mime)))
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if found:
+                return found
+    return None
+
+
+def read_image_bytes(run: Runner = _run, backend: str | None = None) -> bytes:
+    """The clipboard's image as encoded bytes (PNG/JPEG/BMP); ClipboardError when there is none."""
+    backend = backend or detect_backend()
+    if backend is None:
+        raise ClipboardError(
+            "Cannot read the clipboard: install xclip (X11) or wl-clipboard (Wayland), or pass an image file."
+        )
+    try:
+        data = None
+        if backend == "xclip":
+            data = _read_targets(
+                ["xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"],
+                lambda mime: ["xclip", "-selection", "clipboard", "-t", mime, "-o"],
+                run,
+            )
+        elif backend == "wl-paste":
+            data = _read_targets(
+                ["wl-paste", "--list-types"], lambda mime: ["wl-paste", "--no-newline", "--type", mime], run
+            )
+        elif backend == "pngpaste":
+            data = run(["pngpaste", "-"])
+        elif backend in ("osascript", "powershell"):
+            data = _read_via_tempfile(backend, run)
+    except (OSError, subprocess.SubprocessError):
+        data = None
+    if not data:
+        raise ClipboardError("No image on the clipboard: copy a screenshot of a formula first.")
+    return data
+
+
+def _read_via_tempfile(backend: str, run: Runner) -> bytes | None:
+    with tempfile.TemporaryDirectory(prefix="texpaste-clip-") as tmp:
+        target = Path(tmp) / "clip.png"
+        if backend == "osascript":
+            script = (
+                f'set f to open for access (POSIX file "{target}") with write permission\n'
+                "write (the clipboard as «class PNGf») to f\nclose access f"
+            )
+            run(["osascript", "-e", script])
+        else:
+            win_path = target
+            if platform.system() == "Linux":  # WSL: PowerShell needs a Windows path
+                win_path = Path(run(["wslpath", "-w", str(target)]).decode().strip())
+            script = (
+                "Add-Type -AssemblyName System.Windows.Forms; "
+                "$i = [System.Windows.Forms.Clipboard]::GetImage(); "
+                f"if ($i -ne $null) {{ $i.Save('{win_path}', [System.Drawing.Imaging.ImageFormat]::Png) }}"
+            )
+            run(["powershell.exe", "-NoProfile", "-STA", "-Command", script])
+        return target.read_bytes() if target.exists() else None
+
+
+def copy_text(text: str) -> None:
+    """Put ``text`` on the clipboard (pyperclip); ClipboardError when no mechanism works."""
+    import pyperclip
+
+    try:
+        pyperclip.copy(text)
+    except pyperclip.PyperclipException as exc:
+        raise ClipboardError(f"Cannot write to the clipboard: {exc}.") from exc

@@ -1,0 +1,1 @@
+"""Training data: formula pools, rendering to images, augmentation and shard files."""

@@ -1,0 +1,265 @@
+"""The recognition engine: image(s) -> LaTeX with candidates and per-stage timings.
+
+``Recognizer.load`` resolves a model (bundled, cached or a directory), builds it on the best
+device with an explicit thread count, and keeps it ready; ``recognize`` / ``recognize_many``
+run preprocessing -> (resizer) -> encoder -> cached decoder -> detokenise -> post-process.
+Images of different sizes share one decoding batch: each size group is encoded on its own
+and the contexts are padded and masked, so batching never changes a result.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from . import imaging
+from .errors import ModelError, TexpasteError
+from .latex import post_process, strip_delimiters
+from .model.checkpoint import load_into, read_state_dict
+from .model.config import ModelConfig
+from .model.generate import Hypothesis, beam_search, sample
+from .model.network import Pix2TexModel
+from .model.resizer import build_resizer
+from .model.tokenizer import Tokenizer
+from .store import ResolvedModel, resolve
+
+log = logging.getLogger(__name__)
+
+ImageInput = Any  # PIL.Image.Image | bytes | str | Path
+
+
+@dataclass
+class Candidate:
+    latex: str
+    score: float  # mean log-probability per token; exp(score) is a per-token confidence
+
+
+@dataclass
+class Recognition:
+    latex: str
+    candidates: list[Candidate]
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latex": self.latex,
+            "candidates": [{"latex": c.latex, "score": round(c.score, 4)} for c in self.candidates],
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    """Explicit choice, else CUDA > Apple MPS > CPU."""
+    if name and name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def default_threads() -> int:
+    """One thread per core we may use (affinity-aware); oversubscription makes CPU decoding crawl."""
+    env = os.environ.get("TEXPASTE_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+class Recognizer:
+    def __init__(
+        self,
+        model: Pix2TexModel,
+        tokenizer: Tokenizer,
+        cfg: ModelConfig,
+        *,
+        resizer: torch.nn.Module | None = None,
+        device: torch.device,
+        dtype: torch.dtype = torch.float32,
+        name: str = "model",
+        notice: str | None = None,
+    ):
+        self.model, self.tokenizer, self.cfg, self.resizer = model, tokenizer, cfg, resizer
+        self.device, self.dtype, self.name, self.notice = device, dtype, name, notice
+        self._lock = threading.Lock()  # one inference at a time on the shared weights
+        self._resizer_seconds = 0.0
+
+    @classmethod
+    def load(
+        cls,
+        model: str | Path | None = None,
+        *,
+        device: str | None = None,
+        threads: int | None = None,
+        half: bool | None = None,
+        download: bool = True,
+        progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> Recognizer:
+        """Load a named model (``pix2tex``, ``texpaste-small``), a model directory, or the default.
+
+        ``half`` defaults to float16 on CUDA/MPS and float32 on the CPU.
+        """
+        resolved: ResolvedModel = resolve(
+            str(model) if model is not None else None, download=download, progress=progress
+        )
+        torch.set_num_threads(threads or default_threads())
+        dev = pick_device(device)
+        use_half = dev.type in ("cuda", "mps") if half is None else half
+        return cls.from_directory(
+            resolved.path, device=dev, dtype=torch.float16 if use_half else torch.float32,
+            name=resolved.name, notice=resolved.notice,
+        )  # fmt: skip
+
+    @classmethod
+    def from_directory(
+        cls, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+        name: str | None = None, notice: str | None = None,
+    ) -> Recognizer:  # fmt: skip
+        path = Path(path)
+        cfg = ModelConfig.from_yaml(path / "config.yaml")
+        tokenizer = Tokenizer(
+            path / "tokenizer.json", pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token
+        )
+        if tokenizer.vocab_size > cfg.num_tokens:
+            raise ModelError(f"Model {path}: the tokenizer has more tokens than the config's num_tokens.")
+        model = Pix2TexModel(cfg)
+        load_into(model, read_state_dict(path / "weights.pth"), path / "weights.pth")
+        resizer = None
+        if (path / "image_resizer.pth").exists():
+            resizer = build_resizer(cfg)
+            load_into(resizer, read_state_dict(path / "image_resizer.pth"), path / "image_resizer.pth")
+            resizer = resizer.to(device).eval()  # the resizer stays float32: it is small and argmax-sensitive
+        model = model.to(device=device, dtype=dtype).eval()
+        return cls(model, tokenizer, cfg, resizer=resizer, device=torch.device(device), dtype=dtype,
+                   name=name or path.name, notice=notice)  # fmt: skip
+
+    # -- stages ---------------------------------------------------------------------------
+
+    def preprocess(self, image: ImageInput, resize: bool = True) -> np.ndarray:
+        """Any accepted input -> the normalised (H, W) float32 array the encoder expects."""
+        img = imaging.open_image(image)
+        max_dims = (self.cfg.max_width, self.cfg.max_height)
+        min_dims = (self.cfg.min_width, self.cfg.min_height)
+        if self.resizer is not None and resize:
+            return imaging.resizer_loop(img, self._predict_width, max_dims, min_dims)
+        return imaging.prepare(img, max_dims, min_dims)
+
+    @torch.inference_mode()
+    def _predict_width(self, array: np.ndarray) -> int:
+        assert self.resizer is not None
+        t = time.perf_counter()
+        x = torch.from_numpy(array)[None, None].to(self.device)
+        width = (int(self.resizer(x).argmax(-1)) + 1) * 32
+        self._resizer_seconds += time.perf_counter() - t
+        return width
+
+    @torch.inference_mode()
+    def encode(self, arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Encoder outputs (B, S, D), padded across size groups, with a (B, S) mask when padded."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, a in enumerate(arrays):
+            groups.setdefault(a.shape, []).append(i)
+        outputs: list[torch.Tensor | None] = [None] * len(arrays)
+        for idx in groups.values():
+            x = torch.from_numpy(np.stack([arrays[i] for i in idx]))[:, None].to(self.device, self.dtype)
+            for i, ctx in zip(idx, self.model.encoder(x)):
+                outputs[i] = ctx
+        lengths = [o.shape[0] for o in outputs]  # type: ignore[union-attr]
+        S = max(lengths)
+        context = torch.zeros(len(arrays), S, self.cfg.dim, device=self.device, dtype=self.dtype)
+        for i, o in enumerate(outputs):
+            context[i, : lengths[i]] = o
+        if len(set(lengths)) == 1:
+            return context, None
+        mask = (
+            torch.arange(S, device=self.device)[None, :] < torch.tensor(lengths, device=self.device)[:, None]
+        )
+        return context, mask
+
+    def decode(
+        self, context: torch.Tensor, mask: torch.Tensor | None, *, candidates: int, temperature: float,
+        max_tokens: int | None, generator: torch.Generator | None = None,
+    ) -> list[list[Hypothesis]]:  # fmt: skip
+        cfg = self.cfg
+        max_len = min(max_tokens or cfg.max_seq_len, cfg.max_seq_len) - 1
+        if candidates > 1:
+            return beam_search(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
+                               beams=candidates, context_mask=mask)  # fmt: skip
+        hyps = sample(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
+                      temperature=temperature, context_mask=mask, generator=generator)  # fmt: skip
+        return [[h] for h in hyps]
+
+    def to_text(self, tokens: list[int]) -> str:
+        return post_process(strip_delimiters(self.tokenizer.decode(tokens)))
+
+    # -- public API -------------------------------------------------------------------------
+
+    def recognize(
+        self, image: ImageInput, *, candidates: int = 1, temperature: float = 0.0, resize: bool = True,
+        max_tokens: int | None = None, seed: int | None = None,
+    ) -> Recognition:  # fmt: skip
+        """LaTeX for one image; raises a TexpasteError subclass for unusable input."""
+        result = self.recognize_many([image], candidates=candidates, temperature=temperature, resize=resize,
+                                     max_tokens=max_tokens, seed=seed)[0]  # fmt: skip
+        if isinstance(result, TexpasteError):
+            raise result
+        return result
+
+    def recognize_many(
+        self, images: Sequence[ImageInput], *, candidates: int = 1, temperature: float = 0.0, resize: bool = True,
+        max_tokens: int | None = None, seed: int | None = None,
+    ) -> list[Recognition | TexpasteError]:  # fmt: skip
+        """Recognise a batch in one decoding pass; a bad image yields its error, the rest still run."""
+        candidates = max(1, int(candidates))
+        with self._lock:
+            t0 = time.perf_counter()
+            self._resizer_seconds = 0.0
+            arrays: dict[int, np.ndarray] = {}
+            results: list[Recognition | TexpasteError | None] = [None] * len(images)
+            for i, image in enumerate(images):
+                try:
+                    arrays[i] = self.preprocess(image, resize=resize)
+                except TexpasteError as exc:
+                    results[i] = exc
+            t1 = time.perf_counter()
+            if arrays:
+                order = list(arrays)
+                context, mask = self.encode([arrays[i] for i in order])
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize()
+                t2 = time.perf_counter()
+                generator = None
+                if seed is not None:
+                    generator = torch.Generator(device=self.device).manual_seed(seed)
+                hyps = self.decode(context, mask, candidates=candidates, temperature=temperature,
+                                   max_tokens=max_tokens, generator=generator)  # fmt: skip
+                t3 = time.perf_counter()
+                timings = {"preprocess": (t1 - t0 - self._resizer_seconds) * 1e3, "resizer": self._resizer_seconds * 1e3,
+                           "encoder": (t2 - t1) * 1e3, "decoder": (t3 - t2) * 1e3,
+                           "total": (t3 - t0) * 1e3}  # fmt: skip
+                for i, options in zip(order, hyps):
+                    results[i] = self._result(options, timings)
+            return results  # type: ignore[return-value]
+
+    def _result(self, options: list[Hypothesis], timings: dict[str, float]) -> Recognition:
+        seen: dict[str, Candidate] = {}
+        for h in options:
+            text = self.to_text(h.tokens)
+            if text not in seen:
+                seen[text] = Candidate(text, h.score)
+        cands = list(seen.values())
+        return Recognition(cands[0].latex, cands, dict(timings))

@@ -1,0 +1,266 @@
+"""Pure string utilities for LaTeX formulas: pix2tex's space removal, delimiter stripping,
+an im2markup-style lexer and a canonical form for exact-match scoring.
+
+Nothing here imports torch or a tokenizer; every function maps ``str`` to ``str`` (or a token list).
+
+Conventions of the lexer (:func:`tokenize_latex`), chosen to match the space-separated,
+KaTeX-normalised labels of im2latex-100k / pix2tex (``\\frac { 1 } { 2 } \\alpha _ { i }``):
+
+- a control word (``\\`` followed by ASCII letters) is one token: ``\\frac``, ``\\alpha``;
+- a control symbol (``\\`` followed by one non-letter) is one token: ``\\{``, ``\\,``, ``\\\\``, ``\\%``;
+  a backslash followed by any whitespace character is the control space, emitted as ``"\\ "``;
+- ``\\begin{name}`` and ``\\end{name}`` are one token each (whitespace around/inside the name
+  removed): ``\\begin {matrix}`` -> ``\\begin{matrix}``; the arguments that follow are lexed normally
+  (``\\begin{array}{cc}`` -> ``\\begin{array} { c c }``);
+- every other character is its own token, so the letters inside ``\\mathrm{...}``, ``\\text{...}`` or
+  ``\\operatorname{...}`` come out one per token (``\\mathrm { h o p f }``), and
+  ``\\left(`` becomes ``\\left (``;
+- whitespace is dropped everywhere (it only separates tokens), including inside text-mode groups:
+  word spaces in ``\\text{a b}`` are lost unless written as ``\\ `` or ``~``. This is what makes
+  :func:`normalize_latex` idempotent on its own output;
+- ``%`` starts a comment up to the end of the line (``\\%`` is the control symbol);
+- no rewriting: ``\\over``, ``\\rm``, ``\\le`` etc. are kept as written (im2markup's KaTeX
+  normaliser rewrites some of them; this lexer does not).
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "post_process",
+    "strip_delimiters",
+    "tokenize_latex",
+    "normalize_latex",
+    "normalize_for_match",
+]
+
+# --------------------------------------------------------------------------------------------
+# pix2tex's post_process (pix2tex.md §3.3)
+# --------------------------------------------------------------------------------------------
+
+# Step 1: "\name", optional one whitespace, optional "*", a literal space, then "{" up to the
+# first "}" (lazy, "." does not cross newlines). Note the literal space: "\mathrm{ab}" written
+# without a space before the brace is not a match (pix2tex's behaviour, kept on purpose).
+_TEXT_GROUP = re.compile(r"\\(?:operatorname|mathrm|text|mathbf)\s?\*? \{.*?\}")
+
+_NOLETTER = r"[\W_^\d]"
+_LETTER = r"[a-zA-Z]"
+# Step 2, applied in this order on every round; a match may not begin with a control space "\ ".
+_SPACE_RULES = (
+    re.compile(rf"(?!\\ )({_NOLETTER})\s+?({_NOLETTER})"),
+    re.compile(rf"(?!\\ )({_NOLETTER})\s+?({_LETTER})"),
+    re.compile(rf"({_LETTER})\s+?({_NOLETTER})"),
+)
+
+
+def post_process(s: str) -> str:
+    """pix2tex's ``post_process``: remove the spaces that do not change the LaTeX.
+
+    1. In every ``\\operatorname|mathrm|text|mathbf`` group of the form ``\\name {...}`` (see
+       ``_TEXT_GROUP``), delete all space characters: ``\\operatorname { s i n }`` ->
+       ``\\operatorname{sin}``.
+    2. Repeat until the string no longer changes: delete the whitespace between two
+       "non-letters" (``[\\W_^\\d]``), then between a non-letter and a letter, then between a
+       letter and a non-letter; the first two rules skip a match that starts with ``\\ ``.
+       Whitespace between two ASCII letters is kept (``\\alpha x``).
+
+    ``\\frac { 1 } { 2 } \\alpha _ { i }`` -> ``\\frac{1}{2}\\alpha_{i}``.
+    """
+    s = _TEXT_GROUP.sub(lambda m: m.group(0).replace(" ", ""), s)
+    while True:
+        new = s
+        for rule in _SPACE_RULES:
+            new = rule.sub(r"\1\2", new)
+        if new == s:
+            return s
+        s = new
+
+
+# --------------------------------------------------------------------------------------------
+# Delimiters
+# --------------------------------------------------------------------------------------------
+
+_ENVS = ("equation", "equation*", "displaymath", "math")
+_BEGIN = re.compile(r"\\begin\s*\{\s*([a-z]+\*?)\s*\}")
+_END = re.compile(r"\\end\s*\{\s*([a-z]+\*?)\s*\}$")
+
+
+def _find_closer(s: str, start: int, closer: str) -> int:
+    """Index of the first ``closer`` (``"$"``, ``"\\)"`` or ``"\\]"``) at or after ``start`` that is
+    not part of a control sequence (``\\$`` is not a ``$``; ``\\\\]`` is ``\\\\`` then ``]``); -1 if none."""
+    i, n = start, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            if s.startswith(closer, i):
+                return i
+            i += 2  # a control symbol, or the first letter of a control word (letters can't close)
+            continue
+        if c == closer:
+            return i
+        i += 1
+    return -1
+
+
+def _strip_once(t: str) -> str | None:
+    n = len(t)
+    if n >= 4 and t.startswith("$$") and t.endswith("$$") and _find_closer(t, 2, "$") == n - 2:
+        return t[2:-2]
+    if n >= 2 and t.startswith("$") and _find_closer(t, 1, "$") == n - 1:
+        return t[1:-1]
+    for opener, closer in (("\\(", "\\)"), ("\\[", "\\]")):
+        if n >= 4 and t.startswith(opener) and _find_closer(t, 2, closer) == n - 2:
+            return t[2:-2]
+    begin = _BEGIN.match(t)
+    if begin and begin.group(1) in _ENVS:
+        end = _END.search(t)
+        if end and end.group(1) == begin.group(1):
+            inner = t[begin.end() : end.start()]
+            name = re.escape(begin.group(1))
+            # A second \begin or \end of the same environment inside: the pair does not enclose it all.
+            if not re.search(rf"\\(?:begin|end)\s*\{{\s*{name}\s*\}}", inner):
+                return inner
+    return None
+
+
+def strip_delimiters(s: str) -> str:
+    """Remove math delimiters that enclose the *whole* formula, repeatedly.
+
+    Recognised: ``$...$``, ``$$...$$``, ``\\(...\\)``, ``\\[...\\]`` and the environments
+    ``equation``, ``equation*``, ``displaymath`` and ``math``. A delimiter only counts when its
+    first closer is the end of the string, so ``$a$ + $b$`` and ``\\(a\\) \\(b\\)`` are left alone,
+    and escaped dollars (``\\$``) never close. Surrounding whitespace is removed (also when
+    nothing else is).
+    """
+    t = s.strip()
+    while True:
+        inner = _strip_once(t)
+        if inner is None:
+            return t
+        t = inner.strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Lexer
+# --------------------------------------------------------------------------------------------
+
+
+def _is_letter(c: str) -> bool:
+    return ("a" <= c <= "z") or ("A" <= c <= "Z")
+
+
+def tokenize_latex(s: str) -> list[str]:
+    """Split LaTeX into im2markup-style tokens (see the module docstring for the rules).
+
+    >>> tokenize_latex(r"\\frac{1}{2}\\left(x\\right)")
+    ['\\\\frac', '{', '1', '}', '{', '2', '}', '\\\\left', '(', 'x', '\\\\right', ')']
+    """
+    tokens: list[str] = []
+    i, n = 0, len(s)
+    while i < n:
+        c = s[i]
+        if c == "\\":
+            if i + 1 == n:
+                tokens.append("\\")
+                break
+            d = s[i + 1]
+            if _is_letter(d):
+                j = i + 2
+                while j < n and _is_letter(s[j]):
+                    j += 1
+                word = s[i:j]
+                if word in ("\\begin", "\\end"):
+                    k = j
+                    while k < n and s[k].isspace():
+                        k += 1
+                    if k < n and s[k] == "{":
+                        close = s.find("}", k + 1)
+                        if close != -1:
+                            name = "".join(s[k + 1 : close].split())
+                            if name and "{" not in name:
+                                tokens.append(f"{word}{{{name}}}")
+                                i = close + 1
+                                continue
+                tokens.append(word)
+                i = j
+            elif d.isspace():
+                tokens.append("\\ ")
+                i += 2
+            else:
+                tokens.append("\\" + d)
+                i += 2
+        elif c == "%":
+            nl = s.find("\n", i)
+            i = n if nl == -1 else nl
+        elif c.isspace():
+            i += 1
+        else:
+            tokens.append(c)
+            i += 1
+    return tokens
+
+
+def normalize_latex(s: str) -> str:
+    """The tokens of :func:`tokenize_latex` joined by single spaces (idempotent).
+
+    ``\\frac{1}{2}\\alpha_i`` -> ``\\frac { 1 } { 2 } \\alpha _ i``. A control space is the token
+    ``"\\ "``, so it shows as a backslash followed by two spaces in the joined string.
+    """
+    return " ".join(tokenize_latex(s))
+
+
+# --------------------------------------------------------------------------------------------
+# Canonical form for exact match
+# --------------------------------------------------------------------------------------------
+
+# Tokens that only change spacing or the math style, dropped before comparing.
+_DROP_FOR_MATCH = frozenset(
+    {"\\displaystyle", "\\textstyle", "\\,", "\\;", "\\:", "\\!", "\\>", "\\ ", "~", "\\quad", "\\qquad"}
+)
+
+
+def _collapse_braces(tokens: list[str]) -> list[str]:
+    """Replace ``{ t }`` by ``t`` where that cannot change the rendering (repeated for nesting)."""
+    changed = True
+    while changed:
+        changed = False
+        out: list[str] = []
+        i, n = 0, len(tokens)
+        while i < n:
+            if tokens[i] == "{" and i + 2 < n and tokens[i + 2] == "}" and tokens[i + 1] not in ("{", "}"):
+                inner = tokens[i + 1]
+                after_script = bool(out) and out[-1] in ("^", "_")
+                if (len(inner) == 1 and inner.isascii() and inner.isalnum()) or after_script:
+                    out.append(inner)
+                    i += 3
+                    changed = True
+                    continue
+            out.append(tokens[i])
+            i += 1
+        tokens = out
+    return tokens
+
+
+def normalize_for_match(s: str) -> str:
+    """Canonical string for exact-match scoring; two formulas match iff their forms are equal.
+
+    Rules, in order (deliberately conservative: each one leaves the rendered formula unchanged,
+    up to spacing):
+
+    1. :func:`strip_delimiters` (``$x$``, ``\\[x\\]``, ``\\begin{equation}x\\end{equation}`` -> ``x``).
+    2. :func:`tokenize_latex`, which drops whitespace and ``%`` comments.
+    3. Drop the style/spacing tokens ``\\displaystyle \\textstyle \\, \\; \\: \\! \\> \\  ~ \\quad
+       \\qquad``.
+    4. Collapse a brace group holding exactly one token, ``{ t }`` -> ``t``, when ``t`` is a single
+       ASCII letter or digit (``\\frac{1}{2}`` = ``\\frac12``, ``\\mathrm{d}`` = ``\\mathrm d``), or
+       when the group is a sub/superscript (``x^{\\prime}`` = ``x^\\prime``, ``x_{\\alpha}`` =
+       ``x_\\alpha``). Repeated, so ``{{x}}`` -> ``x``. Groups around other single tokens are kept
+       (``{\\bf}`` scopes a declaration, ``{,}`` and ``{-}`` change spacing).
+
+    Not normalised: ``\\left``/``\\right`` (kept), synonyms (``\\le`` vs ``\\leq``, ``\\over`` vs
+    ``\\frac``, ``\\rm`` vs ``\\mathrm``), multi-token braces (``x^{10}`` differs from ``x^10``, as
+    it should), and word spaces inside ``\\text{}`` (lost, see the module docstring).
+    """
+    tokens = [t for t in tokenize_latex(strip_delimiters(s)) if t not in _DROP_FOR_MATCH]
+    return " ".join(_collapse_braces(tokens))

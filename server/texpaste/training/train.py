@@ -1,0 +1,255 @@
+"""``texpaste train``: the training loop for texpaste's own models (CPU or CUDA).
+
+Resumable (``last.pt`` holds model, optimiser, schedule position and data position),
+warmup + cosine decay, gradient clipping, bucketed batches, periodic validation with
+pix2tex's metrics, the best model kept as a ready-to-use model directory, a CSV log.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import shutil
+import sys
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ModelError
+from ..model.checkpoint import save_state_dict
+from ..model.config import ModelConfig
+from ..model.network import Pix2TexModel
+from ..model.tokenizer import Tokenizer
+from ..store import ASSETS_DIR
+from .dataset import bucketed_batches, load_examples, prefetch
+from .validate import validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    """Training settings, read from the ``train:`` section of the config file."""
+
+    lr: float = 5e-4
+    min_lr: float = 2e-5
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    total_steps: int = 200_000
+    pixel_budget: int = 24 * 64 * 320
+    max_batch: int = 64
+    clip: float = 1.0
+    seed: int = 42
+    checkpoint_minutes: float = 5.0
+    val_every: int = 1000
+    log_every: int = 50
+    val_samples: int = 200
+    threads: int = 0  # torch CPU threads; 0 = all cores
+    tokenizer: str = ""  # path; empty = the bundled pix2tex tokenizer
+    half_weights: bool = True  # store best/weights.pth in float16 (half the size)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(raw) - names
+        if unknown:
+            raise ModelError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
+        return cls(**raw)
+
+
+def learning_rate(step: int, tc: TrainConfig) -> float:
+    if step < tc.warmup_steps:
+        return tc.lr * (step + 1) / tc.warmup_steps
+    progress = min(1.0, (step - tc.warmup_steps) / max(1, tc.total_steps - tc.warmup_steps))
+    return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def pick_device(name: str | None = None) -> torch.device:
+    if name:
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+def export_model(model: Pix2TexModel, cfg: ModelConfig, tokenizer_path: Path, out: Path, half: bool) -> None:
+    """Write a model directory (config.yaml, weights.pth, tokenizer.json) usable by ``--model``."""
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    cfg.to_yaml(tmp / "config.yaml")
+    save_state_dict(model, tmp / "weights.pth", torch.float16 if half else None)
+    shutil.copy(tokenizer_path, tmp / "tokenizer.json")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+
+
+def _progress(total: int, initial: int):
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+    return None
+
+
+def train(
+    config_path: str | Path,
+    data_dirs: list[str | Path],
+    out: str | Path,
+    *,
+    val_dir: str | Path | None = None,
+    device: str | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> dict[str, Any]:
+    """Train (or resume) and return the final record (step, loss, best metric)."""
+    import yaml
+
+    raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
+    tc = TrainConfig.from_dict(raw.pop("train", {}) or {})
+    cfg = ModelConfig.from_dict(raw)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)
+    torch.set_flush_denormal(True)  # Adam's tiny second moments turn denormal and crawl on x86
+    tok_path = Path(tc.tokenizer) if tc.tokenizer else ASSETS_DIR / "pix2tex" / "tokenizer.json"
+    tokenizer = Tokenizer(tok_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
+    if tokenizer.vocab_size > cfg.num_tokens:
+        raise ModelError(
+            f"num_tokens ({cfg.num_tokens}) is smaller than the tokenizer's {tokenizer.vocab_size}."
+        )
+    loaded: set[Path] = set()  # shards written while a run goes on join it at the next epoch
+    examples = load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded)
+    if not examples:
+        raise ModelError(f"No usable training examples in {', '.join(map(str, data_dirs))}.")
+    val_examples = load_examples([val_dir], tokenizer, cfg.max_seq_len)[: tc.val_samples] if val_dir else []
+    log.info("training on %d examples (%d for validation) on %s", len(examples), len(val_examples), dev)
+
+    model = Pix2TexModel(cfg).to(dev)
+    decay = [
+        p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_emb" not in n and "token_emb" not in n
+    ]
+    no_decay = [
+        p
+        for n, p in model.named_parameters()
+        if not (p.ndim >= 2 and "pos_emb" not in n and "token_emb" not in n)
+    ]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=tc.lr, fused=True,
+    )  # fmt: skip
+    state = {"step": 0, "epoch": 0, "consumed": 0, "best": -1.0, "samples": 0}
+    last = out / "last.pt"
+    if last.exists():
+        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        state.update({k: ckpt[k] for k in state})
+        log.info("resumed from %s at step %d", last, state["step"])
+    amp = (
+        torch.autocast(dev.type, dtype=torch.bfloat16)
+        if dev.type == "cuda"
+        else torch.autocast("cpu", enabled=False)
+    )
+
+    def save() -> None:
+        tmp = last.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), **state}, tmp)
+        tmp.replace(last)
+
+    log_path = out / "log.csv"
+    new_log = not log_path.exists()
+    log_file = log_path.open("a", newline="")
+    writer = csv.writer(log_file)
+    if new_log:
+        writer.writerow(
+            [
+                "time",
+                "step",
+                "epoch",
+                "samples",
+                "lr",
+                "loss",
+                "bleu",
+                "edit_distance",
+                "token_accuracy",
+                "exact_match",
+            ]
+        )
+    bar = _progress(tc.total_steps, state["step"])
+    t0 = last_ckpt = time.monotonic()
+    running, n_running = 0.0, 0
+    model.train()
+    try:
+        while state["step"] < tc.total_steps:
+            batches = bucketed_batches(
+                examples, cfg, seed=tc.seed, epoch=state["epoch"], pixel_budget=tc.pixel_budget,
+                max_batch=tc.max_batch, skip=state["consumed"],
+            )  # fmt: skip
+            for images, tokens, consumed in prefetch(batches):
+                images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
+                for group in opt.param_groups:
+                    group["lr"] = learning_rate(state["step"], tc)
+                with amp:
+                    logits = model(images, tokens[:, :-1])  # (B, T-1, V)
+                    loss = F.cross_entropy(
+                        logits.float().reshape(-1, logits.shape[-1]),
+                        tokens[:, 1:].reshape(-1),
+                        ignore_index=cfg.pad_token,
+                    )
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
+                opt.step()
+                state["step"] += 1
+                state["samples"] += images.shape[0]
+                state["consumed"] = consumed
+                running += loss.item()
+                n_running += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{running / n_running:.3f}", epoch=state["epoch"])
+                metrics: dict[str, float] = {}
+                if val_examples and state["step"] % tc.val_every == 0:
+                    metrics = validate(model, cfg, tokenizer, val_examples, dev)
+                    model.train()
+                    if metrics["bleu"] > state["best"]:
+                        state["best"] = metrics["bleu"]
+                        export_model(model, cfg, tok_path, out / "best", tc.half_weights)
+                    log.info("step %d: %s", state["step"], metrics)
+                if metrics or state["step"] % tc.log_every == 0:
+                    writer.writerow([
+                        round(time.monotonic() - t0, 1), state["step"], state["epoch"], state["samples"],
+                        f"{learning_rate(state['step'], tc):.3g}", f"{running / max(n_running, 1):.4f}",
+                        *(f"{metrics[k]:.4f}" if k in metrics else "" for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")),
+                    ])  # fmt: skip
+                    log_file.flush()
+                    running, n_running = 0.0, 0
+                if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:
+                    save()
+                    last_ckpt = time.monotonic()
+                out_of_time = max_minutes is not None and time.monotonic() - t0 > max_minutes * 60
+                if (
+                    state["step"] >= tc.total_steps
+                    or (max_steps and state["step"] >= max_steps)
+                    or out_of_time
+                ):
+                    save()
+                    return {**state, "loss": loss.item()}
+            state["epoch"] += 1
+            state["consumed"] = 0
+            examples.extend(load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded))
+        save()
+        return {**state}
+    finally:
+        log_file.close()
+        if bar is not None:
+            bar.close()

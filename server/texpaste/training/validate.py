@@ -1,0 +1,48 @@
+"""Greedy-decode held-out examples and score them with pix2tex's metrics (used during training)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..metrics import EvalAccumulator
+from ..model.config import ModelConfig
+from ..model.generate import sample
+from ..model.network import Pix2TexModel
+from ..model.tokenizer import Tokenizer
+from .dataset import Example, image_array
+
+
+@torch.inference_mode()
+def validate(
+    model: Pix2TexModel, cfg: ModelConfig, tokenizer: Tokenizer, examples: list[Example], device: torch.device,
+    batch_size: int = 10,
+) -> dict[str, float]:  # fmt: skip
+    """BLEU / edit distance / token accuracy / exact match, greedy, pix2tex-style batches of same-size images."""
+    model.eval()
+    groups: dict[tuple[int, int], list[tuple[torch.Tensor, Example]]] = {}
+    for ex in examples:
+        arr = image_array(ex.png, cfg, rng=None)
+        if arr is not None:
+            groups.setdefault(arr.shape, []).append((torch.from_numpy(arr), ex))
+    acc = EvalAccumulator(tokenizer._tok)
+    for items in groups.values():
+        for i in range(0, len(items), batch_size):
+            batch = items[i : i + batch_size]
+            images = torch.stack([a for a, _ in batch])[:, None].to(device)
+            hyps = sample(
+                model.decoder,
+                model.encoder(images),
+                bos=cfg.bos_token,
+                eos=cfg.eos_token,
+                max_len=cfg.max_seq_len - 1,
+            )
+            pred_ids = [h.tokens + [cfg.eos_token] for h in hyps]
+            truth_ids = [ex.ids[1:] for _, ex in batch]
+            acc.add_batch(
+                [tokenizer.decode(h.tokens) for h in hyps],
+                [tokenizer.decode(t) for t in truth_ids],
+                pred_ids,
+                truth_ids,
+            )
+    s = acc.summary()
+    return {k: float(s[k] or 0.0) for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")}

@@ -1,0 +1,89 @@
+"""The Recognizer on a small random model: API shape, batching, errors per image, no side effects."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from texpaste.engine import Recognition, Recognizer
+from texpaste.errors import ImageError, NoFormulaError
+
+from .conftest import draw_formula
+
+
+def png_bytes(img) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_recognize_returns_text_candidates_and_timings(tiny_recognizer):
+    result = tiny_recognizer.recognize(draw_formula())
+    assert isinstance(result, Recognition)
+    assert result.latex == result.candidates[0].latex
+    assert set(result.timings) >= {"preprocess", "encoder", "decoder", "total"}
+    assert result.to_dict()["candidates"][0]["latex"] == result.latex
+
+
+def test_greedy_is_deterministic_across_input_types(tiny_recognizer, tmp_path):
+    img = draw_formula("a+b")
+    path = tmp_path / "f.png"
+    img.save(path)
+    texts = {tiny_recognizer.recognize(x).latex for x in (img, png_bytes(img), path, str(path))}
+    assert len(texts) == 1
+
+
+def test_batch_equals_one_by_one_for_mixed_sizes(tiny_recognizer):
+    images = [draw_formula("x", (60, 40)), draw_formula("x^2+y^2", (240, 70)), draw_formula("a", (120, 50))]
+    batched = tiny_recognizer.recognize_many(images)
+    alone = [tiny_recognizer.recognize(img) for img in images]
+    assert [r.latex for r in batched] == [r.latex for r in alone]
+
+
+def test_bad_image_in_a_batch_fails_alone(tiny_recognizer):
+    blank = draw_formula("", (100, 40))
+    results = tiny_recognizer.recognize_many([draw_formula(), b"not an image", blank, draw_formula("z")])
+    assert isinstance(results[0], Recognition) and isinstance(results[3], Recognition)
+    assert isinstance(results[1], ImageError) and "not an image" in str(results[1]).lower()
+    assert isinstance(results[2], NoFormulaError)
+    with pytest.raises(NoFormulaError):
+        tiny_recognizer.recognize(blank)
+
+
+def test_candidates_come_from_beam_search(tiny_recognizer):
+    result = tiny_recognizer.recognize(draw_formula(), candidates=3)
+    assert 1 <= len(result.candidates) <= 3
+    scores = [c.score for c in result.candidates]
+    assert scores == sorted(scores, reverse=True)
+    assert len({c.latex for c in result.candidates}) == len(result.candidates)
+
+
+def test_sampling_with_seed_is_reproducible(tiny_recognizer):
+    a = tiny_recognizer.recognize(draw_formula(), temperature=0.7, seed=3)
+    b = tiny_recognizer.recognize(draw_formula(), temperature=0.7, seed=3)
+    assert a.latex == b.latex
+
+
+def test_load_by_directory_and_env(tiny_model_dir, monkeypatch):
+    rec = Recognizer.load(str(tiny_model_dir), threads=1)
+    assert rec.cfg.dim == 64 and rec.device.type == "cpu"
+    monkeypatch.setenv("TEXPASTE_MODEL", str(tiny_model_dir))
+    assert Recognizer.load(threads=1).cfg.dim == 64
+
+
+def test_import_has_no_side_effects(tmp_path):
+    """Importing texpaste loads no torch, changes no directory, prints nothing."""
+    code = (
+        "import os, sys; cwd = os.getcwd(); import texpaste; "
+        "assert 'torch' not in sys.modules, 'torch imported'; assert os.getcwd() == cwd; "
+        "from texpaste import Recognizer; assert 'torch' in sys.modules"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=os.environ
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""

@@ -1,0 +1,286 @@
+"""Bad and awkward inputs to texpaste.imaging; every image is drawn or crafted here.
+
+Parity with pix2tex's preprocessing on normal inputs is in test_parity.py.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from texpaste import imaging
+from texpaste.errors import ImageError, NoFormulaError
+
+WHITE, BLACK = (1 - imaging.MEAN) / imaging.STD, -imaging.MEAN / imaging.STD  # +1.1904, -4.563
+
+
+def encode(img: Image.Image, fmt: str = "PNG", **params) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def formula(size=(300, 80), mode="RGB", background="white", ink="black", text="x^2 + y^2 = z^2", font=30):
+    img = Image.new(mode, size, background)
+    ImageDraw.Draw(img).text((10, (size[1] - font) // 2), text, fill=ink, font_size=font)
+    return img
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares width x height 8-bit gray pixels but carries almost no data."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# ---------------------------------------------------------------- refused input
+
+
+def test_not_an_image():
+    with pytest.raises(ImageError, match="not an image"):
+        imaging.open_image(b"\\documentclass{article} is text, not a picture")
+
+
+def test_truncated_png():
+    data = encode(formula())
+    with pytest.raises(ImageError, match="is truncated or corrupt"):
+        imaging.open_image(data[: len(data) // 2])
+
+
+def test_png_truncated_inside_its_header():
+    with pytest.raises(ImageError, match="is truncated or corrupt"):
+        imaging.open_image(encode(formula())[:20])
+
+
+def test_zero_bytes():
+    with pytest.raises(ImageError, match="empty"):
+        imaging.open_image(b"")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ImageError, match="does not exist"):
+        imaging.open_image(tmp_path / "nope.png")
+
+
+def test_too_many_bytes(monkeypatch):
+    monkeypatch.setattr(imaging, "MAX_BYTES", 1000)
+    with pytest.raises(ImageError, match="too large"):
+        imaging.open_image(bytes(2000))
+
+
+@pytest.mark.parametrize(
+    "side",
+    [
+        7000,  # 49 Mpx: over texpaste's 40 Mpx limit, under Pillow's own bomb warning
+        10000,  # 100 Mpx: Pillow would warn (DecompressionBombWarning)
+        50000,  # 2.5 Gpx: Pillow would raise (DecompressionBombError)
+    ],
+)
+def test_decompression_bomb_is_refused_before_decoding(side):
+    data = png_header_only(side, side)
+    assert len(data) < 200
+    start = time.perf_counter()
+    # had the pixels been decoded, the tiny IDAT would give "truncated", not "too large"
+    with pytest.raises(ImageError, match="too large"):
+        imaging.open_image(data)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_oversized_pil_image_is_refused():
+    with pytest.raises(ImageError, match="7000x7000"):
+        imaging.open_image(Image.new("1", (7000, 7000)))
+
+
+# ---------------------------------------------------------------- images without a formula
+
+
+def test_one_pixel():
+    img = imaging.open_image(encode(Image.new("L", (1, 1), 0)))
+    with pytest.raises(NoFormulaError, match="blank"):
+        imaging.prepare(img)
+
+
+def test_all_white():
+    with pytest.raises(NoFormulaError, match="No formula found: the image is blank."):
+        imaging.prepare(imaging.open_image(encode(Image.new("RGB", (400, 100), "white"))))
+
+
+def test_all_black():
+    # Uniform, like all-white: after pix2tex's min-max stretch nothing stands out as ink
+    # (pix2tex itself gets NaN there and crashes in OpenCV).
+    with pytest.raises(NoFormulaError, match="blank"):
+        imaging.prepare(imaging.open_image(encode(Image.new("RGB", (400, 100), "black"))))
+
+
+def test_fully_transparent():
+    with pytest.raises(NoFormulaError):
+        imaging.pad(imaging.open_image(encode(Image.new("RGBA", (50, 50), (0, 0, 0, 0)))))
+
+
+# ---------------------------------------------------------------- awkward but legal input
+
+
+def test_animated_gif_uses_first_frame():
+    first, second = Image.new("L", (64, 32), 255), Image.new("L", (64, 32), 255)
+    ImageDraw.Draw(first).rectangle([2, 2, 10, 20], fill=0)
+    ImageDraw.Draw(second).rectangle([40, 2, 60, 30], fill=0)
+    data = encode(first.convert("P"), "GIF", save_all=True, append_images=[second.convert("P")], duration=50)
+    img = imaging.open_image(data)
+    np.testing.assert_array_equal(np.asarray(img.convert("L")), np.asarray(first))
+    assert imaging.pad(img).size == (32, 32)  # the 9x19 box of frame 0, padded
+
+
+def test_animated_png_uses_first_frame():
+    frames = [Image.new("RGBA", (40, 40), (255, 255, 255, 255)) for _ in range(2)]
+    ImageDraw.Draw(frames[0]).ellipse([5, 5, 15, 15], fill=(0, 0, 0, 255))
+    ImageDraw.Draw(frames[1]).rectangle([0, 0, 39, 39], fill=(0, 0, 0, 255))
+    img = imaging.open_image(encode(frames[0], save_all=True, append_images=frames[1:], duration=50))
+    np.testing.assert_array_equal(np.asarray(img), np.asarray(frames[0]))
+
+
+def test_huge_screenshot_is_downscaled_not_refused():
+    big = formula((6000, 4000), text="E = mc^2", font=400)
+    data = encode(big, compress_level=1)
+    start = time.perf_counter()
+    array = imaging.prepare(imaging.open_image(data))
+    elapsed = time.perf_counter() - start
+    height, width = array.shape
+    assert height <= 192 and width <= 672 and height % 32 == 0 and width % 32 == 0
+    assert array.min() == pytest.approx(BLACK, abs=1e-5)
+    assert elapsed < 15, f"{elapsed:.1f} s for a 24 Mpx screenshot"
+
+
+def test_sixteen_bit_gray_is_scaled_not_clipped():
+    gray = formula(mode="L", background=255, ink=0)
+    deep = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257)
+    img = imaging.open_image(encode(deep))
+    assert img.mode == "L"
+    np.testing.assert_array_equal(np.asarray(img), np.asarray(gray))
+    np.testing.assert_array_equal(np.asarray(imaging.pad(img)), np.asarray(imaging.pad(gray)))
+
+
+def test_exif_orientation_is_applied():
+    img = Image.new("RGB", (60, 20), "white")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to display
+    opened = imaging.open_image(encode(img, "JPEG", exif=exif.tobytes()))
+    assert opened.size == (20, 60)
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "P", "RGB", "RGBA", "CMYK"])
+def test_opaque_modes_give_the_same_pad(mode):
+    source = Image.new("L", (150, 60), 255)  # pure black and white, so every mode holds it exactly
+    ImageDraw.Draw(source).rectangle([10, 10, 70, 40], fill=0)
+    ImageDraw.Draw(source).line([(80, 15), (140, 45)], fill=0, width=3)
+    img = imaging.open_image(encode(source.convert(mode), "TIFF"))
+    assert img.mode == mode
+    np.testing.assert_array_equal(np.asarray(imaging.pad(img)), np.asarray(imaging.pad(source)))
+
+
+def test_palette_transparency_carries_the_ink():
+    img = Image.new("P", (120, 40), 0)
+    img.putpalette([0, 0, 0, 0, 0, 0] + [0] * 254 * 3)  # both entries black: only alpha differs
+    ImageDraw.Draw(img).rectangle([10, 5, 50, 30], fill=1)
+    padded = imaging.pad(imaging.open_image(encode(img, transparency=0)))
+    assert padded.size == (64, 32)
+    assert np.asarray(padded)[:26, :41].max() == 0
+
+
+# ---------------------------------------------------------------- the pix2tex steps
+
+
+def test_pad_crops_to_ink_and_pads_right_and_bottom_with_white():
+    img = Image.new("L", (200, 100), 255)
+    ImageDraw.Draw(img).rectangle([50, 20, 89, 59], fill=0)  # 40x40 of ink
+    out = np.asarray(imaging.pad(img))
+    assert out.shape == (64, 64)
+    assert (out[:40, :40] == 0).all() and (out[40:, :] == 255).all() and (out[:, 40:] == 255).all()
+
+
+def test_pad_inverts_a_dark_background():
+    img = Image.new("L", (100, 50), 20)
+    ImageDraw.Draw(img).rectangle([10, 10, 29, 19], fill=220)
+    out = np.asarray(imaging.pad(img))
+    assert out.shape == (32, 32) and (out[:10, :20] == 0).all()
+
+
+def test_minmax_size_downscales_by_the_larger_ratio():
+    def size(w: int, h: int, min_dimensions=None) -> tuple[int, int]:
+        return imaging.minmax_size(Image.new("L", (w, h), 255), min_dimensions=min_dimensions).size
+
+    assert size(2016, 64) == (672, 21)  # 2016/3, 64//3
+    assert size(64, 768) == (16, 192)
+    assert size(672, 192) == (672, 192)
+    assert size(2016, 64, (32, 32)) == (672, 32)  # then padded up to the minimum
+
+
+def test_minmax_size_pads_small_images_without_upscaling():
+    img = Image.new("L", (20, 10), 0)
+    out = imaging.minmax_size(img)
+    assert out.size == (32, 32)
+    arr = np.asarray(out)
+    assert (arr[:10, :20] == 0).all() and (arr[10:] == 255).all() and (arr[:, 20:] == 255).all()
+
+
+def test_normalize():
+    img = Image.fromarray(np.array([[255, 0]], dtype=np.uint8))
+    out = imaging.normalize(img)
+    assert out.dtype == np.float32 and out.shape == (1, 2)
+    np.testing.assert_allclose(out[0], [WHITE, BLACK], rtol=1e-6)
+
+
+def test_prepare_gives_a_model_sized_array():
+    array = imaging.prepare(imaging.open_image(encode(formula())))
+    assert array.dtype == np.float32 and array.ndim == 2
+    assert array.shape[0] % 32 == 0 and array.shape[1] % 32 == 0
+    assert array.min() == pytest.approx(BLACK, abs=1e-5) and array.max() == pytest.approx(WHITE, abs=1e-5)
+
+
+def test_resizer_loop_stops_when_the_width_is_accepted():
+    seen = []
+
+    def predict(array: np.ndarray) -> int:
+        seen.append(array.shape)
+        return array.shape[1]  # happy with any width
+
+    out = imaging.resizer_loop(imaging.open_image(encode(formula())), predict)
+    assert len(seen) == 1 and out.shape == seen[0]
+
+
+def test_resizer_loop_gives_up_after_max_iter():
+    calls = []
+
+    def predict(array: np.ndarray) -> int:
+        calls.append(array.shape)
+        return 32 if array.shape[1] > 32 else 640  # never satisfied
+
+    imaging.resizer_loop(imaging.open_image(encode(formula())), predict, max_iter=4)
+    assert len(calls) == 4
+
+
+def test_resizer_loop_enlarges_to_the_predicted_width():
+    shapes = []
+
+    def predict(array: np.ndarray) -> int:
+        shapes.append(array.shape)
+        return 448
+
+    out = imaging.resizer_loop(imaging.open_image(encode(formula())), predict)
+    assert shapes[0][1] < 448 and out.shape[1] <= 448 and out.shape[0] > shapes[0][0]
+
+
+def test_imaging_does_not_import_torch():
+    code = "import sys, texpaste.imaging; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,0 +1,68 @@
+"""Training and evaluation end to end on a tiny configuration (seconds on a CPU)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from texpaste.data.build import RenderSettings, render_to_shards
+from texpaste.training.evaluate import EvalSettings, evaluate, images_match
+from texpaste.training.train import TrainConfig, learning_rate, train
+
+from .conftest import TINY_CONFIG
+
+FORMULAS = [r"a+b", r"x^{2}", r"\frac{1}{2}", r"\alpha", r"y=mx+c", r"\sqrt{2}", r"e^{x}", r"a_{n}",
+            r"\pi r^{2}", r"\sin x", r"x-y", r"\int f", r"2+2=4", r"\beta\gamma", r"n!", r"\log n"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("shards")
+    render_to_shards(
+        FORMULAS, out, len(FORMULAS), RenderSettings(seed=1, dpi=(100, 120), max_size=(256, 64)), jobs=1
+    )
+    return out
+
+
+def losses(run: Path) -> list[float]:
+    with (run / "log.csv").open() as fh:
+        return [float(r["loss"]) for r in csv.DictReader(fh)]
+
+
+def test_a_few_steps_lower_the_loss_and_resume(shards, tmp_path):
+    run = tmp_path / "run"
+    first = train(TINY_CONFIG, [shards], run, val_dir=shards, max_steps=30)
+    assert first["step"] == 30
+    curve = losses(run)
+    assert curve[-1] < 0.8 * curve[0], curve
+    assert (run / "best" / "weights.pth").exists() and (run / "last.pt").exists()
+    resumed = train(TINY_CONFIG, [shards], run, max_steps=35)
+    assert resumed["step"] == 35 and resumed["samples"] > first["samples"]
+
+
+def test_schedule_warms_up_then_decays():
+    tc = TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10, total_steps=110)
+    assert learning_rate(0, tc) == pytest.approx(1e-4)
+    assert learning_rate(9, tc) == pytest.approx(1e-3)
+    assert learning_rate(60, tc) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert learning_rate(110, tc) == pytest.approx(1e-5)
+
+
+def test_eval_reports_pix2tex_metrics_and_render_match(tiny_model_dir, tmp_path):
+    formulas = tmp_path / "f.txt"
+    formulas.write_text("\n".join(FORMULAS[:6]) + "\n")
+    report = evaluate(tiny_model_dir, formulas, EvalSettings(n=6, threads=1), out=tmp_path / "r.json")
+    m = report["metrics"]
+    assert m["n"] == 6 and 0 <= m["bleu"] <= 1 and m["edit_distance"] >= 0 and 0 <= m["render_match"] <= 1
+    assert json.loads((tmp_path / "r.json").read_text())["metrics"]["n"] == 6
+
+
+def test_render_match_compares_ink_not_margins():
+    from texpaste.data.tex import render_tex
+
+    a, b, c = render_tex([r"\frac{a}{b}", r"{a \over b}", r"\frac{a}{c}"], dpi=120).images
+    assert images_match(a, b)
+    assert not images_match(a, c)
