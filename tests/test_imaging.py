@@ -284,3 +284,19 @@ def test_resizer_loop_enlarges_to_the_predicted_width():
 def test_imaging_does_not_import_torch():
     code = "import sys, texpaste.imaging; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_resizer_loop_height_cannot_explode():
+    """A resizer that always asks for the widest image made pix2tex's compounding height explode."""
+    from PIL import ImageDraw
+
+    img = Image.new("L", (40, 40), 255)
+    ImageDraw.Draw(img).line((5, 20, 35, 20), fill=0, width=3)
+    calls = []
+
+    def widest(array):  # a tall candidate is scaled narrow, so "widen it" never converges
+        calls.append(array.shape)
+        return 672
+
+    out = imaging.resizer_loop(img, widest)
+    assert out.shape[0] <= 192 and out.shape[1] <= 672 and len(calls) == 10

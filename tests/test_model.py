@@ -159,3 +159,12 @@ def test_weights_only_refuses_pickled_code(tmp_path):
     (tmp_path / "text.pth").write_text("hello")
     with pytest.raises(ModelError):
         read_state_dict(tmp_path / "text.pth")
+
+
+def test_vocab_limit_only_picks_spellable_ids(tiny):
+    with torch.inference_mode():
+        ctx = tiny.encoder(torch.randn(2, 1, 64, 128))
+        limited = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=15, ignore_eos=True, vocab=20)
+        state = tiny.decoder.start(ctx, 5, vocab=20)
+        assert tiny.decoder.step(torch.ones(2, dtype=torch.long), state).shape == (2, 20)
+    assert all(t < 20 for h in limited for t in h.tokens)

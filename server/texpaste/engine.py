@@ -198,9 +198,10 @@ class Recognizer:
         max_len = min(max_tokens or cfg.max_seq_len, cfg.max_seq_len) - 1
         if candidates > 1:
             return beam_search(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
-                               beams=candidates, context_mask=mask)  # fmt: skip
+                               beams=candidates, context_mask=mask, vocab=self.tokenizer.vocab_size)  # fmt: skip
         hyps = sample(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
-                      temperature=temperature, context_mask=mask, generator=generator)  # fmt: skip
+                      temperature=temperature, context_mask=mask, generator=generator,
+                      vocab=self.tokenizer.vocab_size)  # fmt: skip
         return [[h] for h in hyps]
 
     def to_text(self, tokens: list[int]) -> str:

@@ -253,14 +253,18 @@ def resizer_loop(
     ``predict_width`` gets each normalised candidate and returns the width it should have
     (``(argmax + 1) * 32``). The loop stops when a candidate already has that width, else rescales
     the minmax-sized image; as in pix2tex the height compounds (``h = int(h * r)``) and the last
-    candidate is returned even if the loop never converged. Deviation: a side never drops below 1 px.
+    candidate is returned even if the loop never converged. Deviations: a side never drops below
+    1 px, and the compounding height is capped at 8x the largest model side: a resizer that keeps
+    asking to widen a narrow image would otherwise grow the height geometrically until the resize
+    runs out of memory (pix2tex crashes there; a capped image is scaled into bounds by minmax_size).
     """
     if max_iter < 1:
         raise ValueError("max_iter must be at least 1")
     source = minmax_size(pad(img), max_dimensions, min_dimensions)
     ratio, width, height = 1.0, source.width, source.height
+    height_cap = 8 * max(max_dimensions)
     for _ in range(max_iter):
-        height = int(height * ratio)
+        height = min(int(height * ratio), height_cap)
         candidate = pad(
             minmax_size(resize_width(source, width, height, ratio), max_dimensions, min_dimensions)
         )

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -40,9 +41,13 @@ def read_formulas(path: str | Path) -> list[str]:
         return [line.strip() for line in fh if line.strip()]
 
 
+_BM = re.compile(r"\\bm(?![a-zA-Z])")
+
+
 def prepare_formula(latex: str) -> str:
-    """Small rewrites so arXiv display math renders as a standalone formula."""
-    return latex.replace("{split}", "{aligned}").strip()
+    """Small rewrites so arXiv display math renders as a standalone formula (split -> aligned,
+    bm's ``\\bm`` -> amsmath's ``\\boldsymbol``)."""
+    return _BM.sub(r"\\boldsymbol", latex.replace("{split}", "{aligned}")).strip()
 
 
 @dataclass

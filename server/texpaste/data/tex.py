@@ -79,7 +79,7 @@ class RenderResult:
 def _document(formulas: Sequence[str], font: str) -> str:
     lines = [
         r"\documentclass{article}",
-        r"\usepackage{amsmath,amssymb,mathtools,mathrsfs,bm}",
+        r"\usepackage{amsmath,amssymb,mathtools,mathrsfs}",  # not bm: nested \boldsymbol loops TeX
         FONTS[font],
         r"\pagestyle{empty}",
         r"\tracinglostchars=1",
@@ -119,10 +119,13 @@ def _run(formulas: Sequence[str], font: str, dpi: int, timeout: float) -> list[I
             raise RenderError("TeX produced no output.")
         with open(os.path.join(tmp, "f.log"), encoding="latin-1") as fh:
             failed = _failed_indices(fh.read())
-        subprocess.run(
-            ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
-            cwd=tmp, capture_output=True, timeout=timeout, check=False,
-        )  # fmt: skip
+        try:
+            subprocess.run(
+                ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
+                cwd=tmp, capture_output=True, timeout=timeout, check=False,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired as exc:
+            raise RenderError(f"dvipng timed out after {timeout:.0f} s.") from exc
         pages = sorted(
             (int(name[1:-4]), name)
             for name in os.listdir(tmp)

@@ -45,14 +45,16 @@ def sample(
     context_mask: torch.Tensor | None = None,
     ignore_eos: bool = False,
     generator: torch.Generator | None = None,
+    vocab: int | None = None,
 ) -> list[Hypothesis]:
     """Greedy decoding (temperature 0, deterministic) or top-k sampling at ``temperature``.
 
-    ``ignore_eos`` decodes exactly ``max_len`` steps (benchmarks with random weights).
+    ``ignore_eos`` decodes exactly ``max_len`` steps (benchmarks with random weights); ``vocab``
+    restricts the choice to ids below it (the tokenizer's vocabulary).
     """
     B = context.shape[0]
     max_len = min(max_len, decoder.cfg.max_seq_len)
-    state = decoder.start(context, max_len, context_mask)
+    state = decoder.start(context, max_len, context_mask, vocab)
     token = torch.full((B,), bos, dtype=torch.long, device=context.device)
     out = torch.empty(B, max_len, dtype=torch.long, device=context.device)
     logprob = torch.zeros(B, device=context.device)
@@ -88,6 +90,7 @@ def beam_search(
     max_len: int,
     beams: int = 4,
     context_mask: torch.Tensor | None = None,
+    vocab: int | None = None,
 ) -> list[list[Hypothesis]]:
     """The ``beams`` best sequences per image, best first, ranked by mean log-probability."""
     B, device = context.shape[0], context.device
@@ -95,7 +98,7 @@ def beam_search(
     max_len = min(max_len, decoder.cfg.max_seq_len)
     ctx = context.repeat_interleave(k, dim=0)  # (B*k, S, D)
     mask = None if context_mask is None else context_mask.repeat_interleave(k, dim=0)
-    state = decoder.start(ctx, max_len, mask)
+    state = decoder.start(ctx, max_len, mask, vocab)
     scores = torch.full((B, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: expand only the first
     lengths = torch.zeros(B, k, device=device)
