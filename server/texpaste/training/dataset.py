@@ -13,6 +13,7 @@ import queue
 import random
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,11 @@ def load_examples(
     return out
 
 
+def _seeded_array(args: tuple[bytes, ModelConfig, str | None]) -> np.ndarray | None:
+    png, cfg, seed = args
+    return image_array(png, cfg, random.Random(seed) if seed is not None else None)
+
+
 def image_array(png: bytes, cfg: ModelConfig, rng: random.Random | None) -> np.ndarray | None:
     """Decode (+ augment when ``rng``) and preprocess to the model's normalised (H, W) array."""
     img = Image.open(io.BytesIO(png))
@@ -95,16 +101,21 @@ def bucketed_batches(
     pool: int = 512,
     augment_data: bool = True,
     skip: int = 0,
+    workers: int = 0,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
-    """Yields (images (B,1,H,W), tokens (B,T), examples consumed so far in this epoch)."""
+    """Yields (images (B,1,H,W), tokens (B,T), examples consumed so far in this epoch).
+
+    ``workers`` > 0 decodes and augments in that many processes (a GPU outruns one CPU thread).
+    """
     order = list(range(len(examples)))
     random.Random(seed * 1_000_003 + epoch).shuffle(order)
     buckets: dict[tuple[int, int], list[tuple[np.ndarray, list[int]]]] = {}
+    executor = ProcessPoolExecutor(workers) if workers > 0 else None
+    mapper = executor.map if executor else map
     for start in range(skip, len(order), pool):
         chunk = order[start : start + pool]
-        for idx in chunk:
-            rng = random.Random(f"{seed}/{epoch}/{idx}") if augment_data else None
-            arr = image_array(examples[idx].png, cfg, rng)
+        jobs = [(examples[i].png, cfg, f"{seed}/{epoch}/{i}" if augment_data else None) for i in chunk]
+        for idx, arr in zip(chunk, mapper(_seeded_array, jobs, **({"chunksize": 16} if executor else {}))):
             if arr is not None:
                 buckets.setdefault(arr.shape, []).append((arr, examples[idx].ids))
         consumed = start + len(chunk)
@@ -116,6 +127,8 @@ def bucketed_batches(
                 batch, items = items[:size], items[size:]
                 yield (*collate([a for a, _ in batch], [i for _, i in batch], cfg.pad_token), consumed)
             buckets[shape] = items
+    if executor:
+        executor.shutdown(cancel_futures=True)
 
 
 def prefetch(it: Iterator, depth: int = 4) -> Iterator:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ModelError
-from ..model.checkpoint import save_state_dict
+from ..model.checkpoint import load_into, read_state_dict, save_state_dict
 from ..model.config import ModelConfig
 from ..model.network import Pix2TexModel
 from ..model.tokenizer import Tokenizer
@@ -50,6 +50,7 @@ class TrainConfig:
     log_every: int = 50
     val_samples: int = 200
     threads: int = 0  # torch CPU threads; 0 = all cores
+    data_workers: int = 0  # processes decoding/augmenting images (0 = a background thread)
     tokenizer: str = ""  # path; empty = the bundled pix2tex tokenizer
     half_weights: bool = True  # store best/weights.pth in float16 (half the size)
 
@@ -106,12 +107,18 @@ def train(
     device: str | None = None,
     max_steps: int | None = None,
     max_minutes: float | None = None,
+    init: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) and return the final record (step, loss, best metric)."""
+    """Train (or resume) and return the final record (step, loss, best metric).
+
+    ``init``: a model directory whose weights start a new run (e.g. continue the shipped model);
+    ignored when ``out/last.pt`` exists. ``overrides``: training settings replacing the config's.
+    """
     import yaml
 
     raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    tc = TrainConfig.from_dict(raw.pop("train", {}) or {})
+    tc = TrainConfig.from_dict({**(raw.pop("train", {}) or {}), **(overrides or {})})
     cfg = ModelConfig.from_dict(raw)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,6 +161,9 @@ def train(
         opt.load_state_dict(ckpt["optimizer"])
         state.update({k: ckpt[k] for k in state})
         log.info("resumed from %s at step %d", last, state["step"])
+    elif init:
+        load_into(model, read_state_dict(Path(init) / "weights.pth"), Path(init) / "weights.pth")
+        log.info("starting from the weights of %s", init)
     amp = (
         torch.autocast(dev.type, dtype=torch.bfloat16)
         if dev.type == "cuda"
@@ -192,7 +202,7 @@ def train(
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
                 examples, cfg, seed=tc.seed, epoch=state["epoch"], pixel_budget=tc.pixel_budget,
-                max_batch=tc.max_batch, skip=state["consumed"],
+                max_batch=tc.max_batch, skip=state["consumed"], workers=tc.data_workers,
             )  # fmt: skip
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
