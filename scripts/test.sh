@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern dvipng)
+APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern dvipng xvfb xclip xauth)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -129,8 +129,29 @@ def _read_via_tempfile(backend: str, run: Runner) -> bytes | None:
         return target.read_bytes() if target.exists() else None
 
 
-def copy_text(text: str) -> None:
-    """Put ``text`` on the clipboard (pyperclip); ClipboardError when no mechanism works."""
+_COPY_COMMANDS = {
+    "xclip": ["xclip", "-selection", "clipboard", "-i"],
+    "wl-paste": ["wl-copy"],
+    "pngpaste": ["pbcopy"],
+    "osascript": ["pbcopy"],
+}
+
+
+def copy_text(text: str, backend: str | None = None) -> None:
+    """Put ``text`` on the clipboard; ClipboardError when no mechanism works.
+
+    X11 and Wayland tools keep running to own the selection, so they get no stdout/stderr of
+    ours: otherwise a caller reading our output would wait for them forever. Elsewhere pyperclip.
+    """
+    backend = backend or detect_backend()
+    cmd = _COPY_COMMANDS.get(backend or "")
+    if cmd and shutil.which(cmd[0]):
+        try:
+            subprocess.run(cmd, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=True, timeout=10)  # fmt: skip
+            return
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise ClipboardError(f"Cannot write to the clipboard with {cmd[0]}: {exc}.") from exc
     import pyperclip
 
     try:

@@ -1,0 +1,75 @@
+"""Ship a trained model as the bundled ``texpaste-small``: copy it into the package and measure it.
+
+    .venv/bin/python scripts/ship_model.py RUN/best [--formulas VALIDATION_FILE] [--n 1000]
+
+Writes ``server/texpaste/assets/texpaste-small/`` (config.yaml, float16 weights.pth, tokenizer.json)
+and ``metrics.json`` beside them: the validation metrics on ``--n`` formulas rendered by the project's
+renderer, and the metrics on the 50 regression formulas that ``tests/test_shipped_model.py`` guards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "server" / "texpaste" / "assets" / "texpaste-small"
+REGRESSION = ROOT / "tests" / "data" / "regression_formulas.txt"
+MAX_BYTES = 25 * 10**6
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", type=Path, help="a model directory (e.g. RUN/best)")
+    p.add_argument(
+        "--formulas",
+        type=Path,
+        default=ROOT.parent / "shared/data/formulas/valid/im2latex100k_validate.txt.gz",
+    )
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--notes", default="", help="training notes to record (steps, hours, hardware)")
+    args = p.parse_args()
+
+    from texpaste.training.evaluate import EvalSettings, evaluate
+
+    tmp = TARGET.with_name("texpaste-small.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    state = torch.load(args.model / "weights.pth", map_location="cpu", weights_only=True)
+    torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, tmp / "weights.pth")
+    shutil.copy(args.model / "config.yaml", tmp / "config.yaml")
+    shutil.copy(args.model / "tokenizer.json", tmp / "tokenizer.json")
+    size = (tmp / "weights.pth").stat().st_size
+    if size > MAX_BYTES:
+        sys.exit(f"ship_model: weights are {size / 1e6:.1f} MB, over the 25 MB budget.")
+    t = time.perf_counter()
+    val = evaluate(tmp, args.formulas, EvalSettings(n=args.n, threads=args.threads))["metrics"]
+    reg = evaluate(tmp, REGRESSION, EvalSettings(n=50, threads=args.threads))["metrics"]
+    metrics = {
+        "validation": {
+            "formulas": args.formulas.name,
+            "settings": "tex, cm, 120 dpi, greedy, batches of 10",
+            **val,
+        },
+        "regression_50": reg,
+        "weights_bytes": size,
+        "parameters": sum(v.numel() for v in state.values()),
+        "notes": args.notes,
+        "eval_seconds": round(time.perf_counter() - t, 1),
+    }
+    (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    shutil.rmtree(TARGET, ignore_errors=True)
+    tmp.rename(TARGET)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
