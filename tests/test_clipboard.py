@@ -84,19 +84,20 @@ def test_no_clipboard_tool_says_what_to_install(monkeypatch):
 
 @pytest.fixture
 def xvfb():
-    """A real X server with a real clipboard (Debian xvfb + xclip)."""
-    display = ":97"
-    proc = subprocess.Popen(
-        ["Xvfb", display, "-nolisten", "tcp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    env = {**os.environ, "DISPLAY": display}
+    """A real X server with a real clipboard (Debian xvfb + xclip).
+
+    ``-displayfd`` makes Xvfb pick a free display and report it once it accepts connections,
+    so there is no fixed display number to collide on and no readiness polling.
+    """
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"], pass_fds=(write_fd,),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    os.close(write_fd)
+    with os.fdopen(read_fd) as fh:
+        number = fh.readline().strip()
+    assert number, "Xvfb did not start"
+    env = {**os.environ, "DISPLAY": f":{number}"}
     env.pop("WAYLAND_DISPLAY", None)
-    for _ in range(50):
-        if subprocess.run(
-            ["xclip", "-selection", "clipboard", "-o"], env=env, capture_output=True
-        ).returncode in (0, 1):
-            break
-        time.sleep(0.1)
     yield env
     proc.terminate()
     proc.wait(timeout=10)
