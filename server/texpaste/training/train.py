@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..engine import pick_device
 from ..errors import ModelError
 from ..model.checkpoint import load_into, read_state_dict, save_state_dict
 from ..model.config import ModelConfig
@@ -68,14 +69,6 @@ def learning_rate(step: int, tc: TrainConfig) -> float:
         return tc.lr * (step + 1) / tc.warmup_steps
     progress = min(1.0, (step - tc.warmup_steps) / max(1, tc.total_steps - tc.warmup_steps))
     return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * progress))
-
-
-def pick_device(name: str | None = None) -> torch.device:
-    if name:
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
 
 
 def export_model(model: Pix2TexModel, cfg: ModelConfig, tokenizer_path: Path, out: Path, half: bool) -> None:
