@@ -43,6 +43,11 @@ class Tokenizer:
         self.vocab_size = self._tok.get_vocab_size()
         self._pieces = [self._tok.id_to_token(i) or "" for i in range(self.vocab_size)]
 
+    @property
+    def backend(self) -> HFTokenizer:
+        """The underlying ``tokenizers.Tokenizer`` (the metrics read BPE pieces from it)."""
+        return self._tok
+
     def encode(self, latex: str) -> list[int]:
         """Ids of ``latex`` framed by BOS ... EOS, as the decoder is trained on."""
         return [self.bos, *self._tok.encode(latex).ids, self.eos]

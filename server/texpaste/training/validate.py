@@ -24,7 +24,7 @@ def validate(
         arr = image_array(ex.png, cfg, rng=None)
         if arr is not None:
             groups.setdefault(arr.shape, []).append((torch.from_numpy(arr), ex))
-    acc = EvalAccumulator(tokenizer._tok)
+    acc = EvalAccumulator(tokenizer.backend)
     for items in groups.values():
         for i in range(0, len(items), batch_size):
             batch = items[i : i + batch_size]
