@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -45,10 +46,9 @@ def _progress_printer():
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
-    from .engine import Recognizer
     from .wrapping import wrap
 
-    sources: list[tuple[str, object]] = []
+    sources: list[tuple[str, bytes | Path]] = []
     if args.clipboard:
         from .clipboard import read_image_bytes
 
@@ -65,39 +65,26 @@ def cmd_recognize(args: argparse.Namespace) -> int:
     if not sources:
         _err("no images given (pass files, '-' for stdin, or --clipboard).")
         return 2
-    try:
-        rec = Recognizer.load(
-            args.model, device=args.device, threads=args.threads, progress=_progress_printer()
-        )
-    except TexpasteError as exc:
-        _err(str(exc))
-        return 1
-    if rec.notice:
-        _err(rec.notice)
-    results = rec.recognize_many(
-        [s for _, s in sources], candidates=args.candidates, temperature=args.temperature,
-        resize=not args.no_resize, seed=args.seed,
-    )  # fmt: skip
+    results = None if args.no_daemon else _recognize_via_daemon(sources, args)
+    if results is None:
+        results = _recognize_in_process(sources, args)
+        if results is None:
+            return 1
     status, copied = 0, []
     for (name, _), result in zip(sources, results):
         if isinstance(result, TexpasteError):
             _err(f"{name}: {result}")
             status = 1
             continue
-        text = wrap(result.latex, args.format)
+        text = wrap(result["latex"], args.format)
         copied.append(text)
         if args.json:
-            record = {
-                "file": name,
-                **result.to_dict(),
-                "text": text,
-                "milliseconds": round(result.timings["total"], 1),
-            }
+            record = {"file": name, **result, "text": text, "milliseconds": result["timings"].get("total")}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
             sys.stdout.write(text + "\n")
-            for cand in result.candidates[1:]:
-                sys.stdout.write(f"  alternative ({cand.score:.3f}): {wrap(cand.latex, args.format)}\n")
+            for cand in result["candidates"][1:]:
+                sys.stdout.write(f"  alternative ({cand['score']:.3f}): {wrap(cand['latex'], args.format)}\n")
     sys.stdout.flush()
     if args.copy and copied:
         from .clipboard import copy_text
@@ -108,6 +95,61 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             _err(str(exc))
             status = 1
     return status
+
+
+def _recognize_in_process(sources: list[tuple[str, bytes | Path]], args: argparse.Namespace) -> list | None:
+    from .engine import Recognizer
+
+    try:
+        rec = Recognizer.load(
+            args.model, device=args.device, threads=args.threads, progress=_progress_printer()
+        )
+    except TexpasteError as exc:
+        _err(str(exc))
+        return None
+    if rec.notice:
+        _err(rec.notice)
+    results = rec.recognize_many(
+        [s for _, s in sources], candidates=args.candidates, temperature=args.temperature,
+        resize=not args.no_resize, seed=args.seed,
+    )  # fmt: skip
+    return [r if isinstance(r, TexpasteError) else {**r.to_dict(), "model": rec.name} for r in results]
+
+
+def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argparse.Namespace) -> list | None:
+    """Ask a running daemon (instant: the model is warm); None when none runs. Never starts one."""
+    import asyncio
+    import base64
+
+    from .daemon_client import DaemonConnection
+    from .runtime import runtime_files
+
+    options = {"model": args.model, "device": args.device, "candidates": args.candidates,
+               "temperature": args.temperature, "resize": not args.no_resize, "seed": args.seed}  # fmt: skip
+
+    async def go() -> list | None:
+        try:
+            conn = await DaemonConnection.open(runtime_files(create=False), client="texpaste-cli")
+        except TexpasteError:
+            return None
+
+        async def one(source: bytes | Path) -> object:
+            image = ({"imagePath": str(source.resolve())} if isinstance(source, Path)
+                     else {"imageBase64": base64.b64encode(source).decode("ascii")})  # fmt: skip
+            try:
+                return await conn.call("recognize", {**image, **options})
+            except TexpasteError as exc:
+                return exc
+
+        try:
+            return list(await asyncio.gather(*(one(s) for _, s in sources)))
+        finally:
+            conn.close()
+
+    results = asyncio.run(go())
+    if results is not None:
+        log.info("recognised by the running daemon")
+    return results
 
 
 # -- models ---------------------------------------------------------------------------------
@@ -172,6 +214,56 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- daemon / serve ---------------------------------------------------------------------------
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from .daemon_client import DaemonUnavailable, call_running
+    from .runtime import runtime_files
+
+    if args.action == "status":
+        try:
+            status = call_running("status", timeout=10)
+        except DaemonUnavailable:
+            sys.stdout.write(json.dumps({"state": "stopped", "runtimeDir": str(runtime_files().directory)}) + "\n")
+            return 1
+        sys.stdout.write(json.dumps(status, indent=2) + "\n")
+        return 0
+    if args.action == "stop":
+        try:
+            call_running("shutdown", timeout=10)
+        except DaemonUnavailable:
+            _err("no daemon is running.")
+            return 0
+        from .daemon import lock_is_held
+
+        files = runtime_files()
+        for _ in range(100):  # wait until it has released its lock (so a new one can start)
+            if not lock_is_held(files.lock):
+                break
+            import time
+
+            time.sleep(0.1)
+        return 0
+    if args.detach and hasattr(os, "fork"):
+        if os.fork():  # parent: return at once; the child carries on in the background
+            os._exit(0)
+        os.setsid()
+    from .daemon import Daemon, setup_logging
+    from .pool import ModelPool
+
+    files = runtime_files()
+    setup_logging(files, args.log_file, args.verbose)
+    pool = ModelPool(args.model, args.device, args.threads)
+    return Daemon(files, pool, idle_timeout=args.idle_timeout).run()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .lsp import run_server
+
+    return run_server(args)
+
+
 # -- parser ---------------------------------------------------------------------------------
 
 
@@ -202,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="CPU threads for torch (default: cores available) [env TEXPASTE_THREADS]"
     )
     r.add_argument("--no-resize", action="store_true", help="skip the pix2tex image-resizer network")
+    r.add_argument("--no-daemon", action="store_true", help="load the model here even when a daemon is running")
     r.set_defaults(func=cmd_recognize)
 
     m = sub.add_parser("models", help="list, download or create models")
@@ -248,7 +341,27 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--temperature", type=float, default=0.0)
     e.add_argument("--threads", type=int)
     e.set_defaults(func=cmd_eval)
+    dm = sub.add_parser("daemon", help="the per-user model daemon: run (default), status, stop")
+    dm.add_argument("action", nargs="?", choices=("run", "status", "stop"), default="run")
+    _add_engine_options(dm)
+    dm.add_argument("--detach", action="store_true", help=argparse.SUPPRESS)
+    dm.set_defaults(func=cmd_daemon)
+
+    sv = sub.add_parser("serve", help="language server on stdio (started by your editor)")
+    sv.add_argument("--engine", choices=("daemon", "in-process"), default="daemon",
+                    help="share the per-user daemon (default) or load the model inside this process")  # fmt: skip
+    _add_engine_options(sv)
+    sv.set_defaults(func=cmd_serve)
     return p
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", help="model name or directory [env TEXPASTE_MODEL]")
+    p.add_argument("--device", help="cpu, cuda, mps (default: best available)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch [env TEXPASTE_THREADS]")
+    p.add_argument("--idle-timeout", type=float, default=float(os.environ.get("TEXPASTE_IDLE_TIMEOUT", 1800)),
+                   metavar="SECONDS", help="daemon exits after this long without a request; 0 = never (default 1800)")  # fmt: skip
+    p.add_argument("--log-file", help="log here (default: stderr for serve, the runtime dir's daemon.log for the daemon)")
 
 
 def main(argv: list[str] | None = None) -> int:

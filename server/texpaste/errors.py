@@ -47,3 +47,48 @@ class RenderError(TexpasteError):
     """A formula could not be rendered to an image."""
 
     code = "render"
+
+
+class DaemonError(TexpasteError):
+    """The model daemon could not be started, reached, or answered out of protocol."""
+
+    code = "daemon"
+
+
+class RequestError(TexpasteError):
+    """A request's arguments are missing or malformed (an editor or client bug, not the user's)."""
+
+    code = "invalid-params"
+
+
+class Cancelled(TexpasteError):
+    """The client cancelled the job; nothing was changed."""
+
+    code = "cancelled"
+
+
+_BY_CODE: dict[str, type[TexpasteError]] = {}
+
+
+def by_code(code: str) -> type[TexpasteError]:
+    """The error class for a wire ``kind`` (unknown kinds map to the base class)."""
+    if not _BY_CODE:
+        stack: list[type[TexpasteError]] = [TexpasteError]
+        while stack:
+            cls = stack.pop()
+            _BY_CODE.setdefault(cls.code, cls)
+            stack.extend(cls.__subclasses__())
+    return _BY_CODE.get(code, TexpasteError)
+
+
+def to_wire(exc: TexpasteError) -> dict[str, str]:
+    """``{"kind", "message"}``: how an error crosses a process boundary."""
+    return {"kind": exc.code, "message": str(exc)}
+
+
+def from_wire(error: object) -> TexpasteError:
+    """Rebuild the error a peer reported (tolerating malformed payloads)."""
+    if not isinstance(error, dict):
+        return DaemonError(f"The model daemon sent a malformed error: {error!r}.")
+    kind, message = str(error.get("kind", "error")), str(error.get("message") or "Unknown error.")
+    return by_code(kind)(message)

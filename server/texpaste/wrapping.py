@@ -553,15 +553,17 @@ def wrap_for_insert(
 
 
 def wrap(
-    latex: str, mode: str = "inline", language: str = "markdown", *, other: OtherStyle = "markdown"
-) -> str:
+    latex: str, mode: str = "inline", language: str = "markdown", *, other: OtherStyle = "markdown",
+    options: WrapOptions | None = None,
+) -> str:  # fmt: skip
     """Context-free wrapping for the CLI: ``mode`` is inline / display / raw / auto (``auto`` means
     display for multi-line LaTeX, there being no cursor line).
 
     Markdown family: ``$…$`` and ``$$`` blocks; TeX family: ``\\(…\\)`` and ``\\[…\\]``. Any other
     language gets the Markdown delimiters (``other="markdown"``), since CLI output is most often pasted
     into Markdown or MathJax pages; ``other="raw"`` returns bare LaTeX instead, as the server does.
+    ``options`` (the server's configured styles) replaces the defaults and ``other``.
     """
     body = strip_delimiters(latex)
     chosen = choose_mode(mode, body, None)
-    return _apply(body, language_family(language), chosen, WrapOptions(other=other), "", "")
+    return _apply(body, language_family(language), chosen, options or WrapOptions(other=other), "", "")

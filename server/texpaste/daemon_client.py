@@ -1,0 +1,252 @@
+"""Talking to the daemon: connect, start it when absent, multiplex requests, survive its restarts.
+
+:class:`DaemonConnection` is one socket with concurrent requests and progress notifications.
+:class:`DaemonClient` is what ``texpaste serve`` holds: it connects lazily, starts a daemon when none
+answers (``texpaste daemon run --detach``; the daemon's lock settles races between editors), and
+when the daemon dies mid-session it starts a new one and retries the request once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import wire
+from .errors import DaemonError, TexpasteError, from_wire
+from .runtime import RuntimeFiles, runtime_files, use_unix_socket
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, "float | None"], None]
+START_TIMEOUT = 60.0  # seconds for a new daemon to answer (it binds before importing torch)
+
+
+class DaemonUnavailable(DaemonError):
+    """No daemon answers at the runtime directory's endpoint."""
+
+
+class DaemonConnection:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+        self._ids = itertools.count(1)
+        self._waiting: dict[int, asyncio.Future] = {}
+        self._progress: dict[int, ProgressCallback] = {}
+        self._reader_task = asyncio.ensure_future(self._read_loop())
+
+    @classmethod
+    async def open(cls, files: RuntimeFiles, client: str = "texpaste") -> DaemonConnection:
+        """Connect to a running daemon; :class:`DaemonUnavailable` when none answers."""
+        token = None
+        try:
+            if use_unix_socket():
+                reader, writer = await asyncio.open_unix_connection(str(files.socket), limit=wire.MAX_LINE)
+            else:
+                info = json.loads(files.tcp_info.read_text())
+                token = info["token"]
+                reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]), limit=wire.MAX_LINE)
+        except (OSError, ValueError, KeyError) as exc:
+            raise DaemonUnavailable(f"No texpaste daemon is running ({exc.__class__.__name__}).") from exc
+        conn = cls(reader, writer)
+        try:
+            await asyncio.wait_for(conn.call("hello", {"token": token, "client": client}), 10)
+        except (TimeoutError, asyncio.TimeoutError, TexpasteError) as exc:
+            conn.close()
+            raise DaemonUnavailable(f"The texpaste daemon did not answer: {exc}") from exc
+        return conn
+
+    @property
+    def closed(self) -> bool:
+        return self._reader_task.done()
+
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   progress: ProgressCallback | None = None) -> Any:  # fmt: skip
+        """Send a request and wait for its result; cancelling the caller cancels it in the daemon."""
+        if self.closed:
+            raise DaemonUnavailable("The connection to the texpaste daemon is closed.")
+        msg_id = next(self._ids)
+        future = asyncio.get_running_loop().create_future()
+        self._waiting[msg_id] = future
+        if progress is not None:
+            self._progress[msg_id] = progress
+        try:
+            await self._write({"id": msg_id, "method": method, "params": params or {}})
+            return await future
+        except asyncio.CancelledError:
+            if method == "recognize" and not self.closed:
+                with contextlib.suppress(Exception):
+                    await self._write({"id": f"cancel-{msg_id}", "method": "cancel", "params": {"id": msg_id}})
+            raise
+        finally:
+            self._waiting.pop(msg_id, None)
+            self._progress.pop(msg_id, None)
+
+    async def _write(self, message: dict[str, Any]) -> None:
+        try:
+            self.writer.write(wire.encode(message))
+            await self.writer.drain()
+        except (ConnectionError, RuntimeError) as exc:
+            raise DaemonUnavailable(f"The texpaste daemon went away ({exc.__class__.__name__}).") from exc
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                line = await self.reader.readline()
+                if not line:
+                    break
+                try:
+                    message = json.loads(line)
+                except json.JSONDecodeError:
+                    log.warning("daemon sent a malformed line")
+                    continue
+                if message.get("method") == "progress":
+                    params = message.get("params") or {}
+                    callback = self._progress.get(params.get("id"))
+                    if callback is not None:
+                        callback(str(params.get("message", "")), params.get("percentage"))
+                    continue
+                future = self._waiting.get(message.get("id"))
+                if future is None or future.done():
+                    continue
+                if "error" in message:
+                    future.set_exception(from_wire(message["error"]))
+                else:
+                    future.set_result(message.get("result"))
+        except (ConnectionError, ValueError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            for future in self._waiting.values():
+                if not future.done():
+                    future.set_exception(DaemonUnavailable("The texpaste daemon stopped while working."))
+
+    def close(self) -> None:
+        self._reader_task.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+def start_daemon(args: list[str], files: RuntimeFiles) -> None:
+    """Launch ``texpaste daemon run --detach`` (it forks into the background and returns at once)."""
+    cmd = [sys.executable, "-m", "texpaste", "daemon", "run", "--detach", *args]
+    kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
+                              "stderr": subprocess.DEVNULL, "close_fds": True}  # fmt: skip
+    if os.name == "nt":
+        kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+        subprocess.Popen(cmd, **kwargs)  # noqa: S603
+        return
+    try:
+        subprocess.run(cmd, timeout=30, check=False, start_new_session=True, **kwargs)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise DaemonError(f"Cannot start the texpaste daemon: {exc}.") from exc
+    log.info("started a texpaste daemon (%s)", " ".join(cmd))
+
+
+def last_log_error(files: RuntimeFiles) -> str | None:
+    """The daemon log's last error line, to explain a daemon that died while starting."""
+    try:
+        lines = files.log.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
+    except OSError:
+        return None
+    errors = [ln for ln in lines if " ERROR " in ln or " CRITICAL " in ln]
+    return errors[-1].split(": ", 1)[-1] if errors else None
+
+
+class DaemonClient:
+    """The thin server's handle on the daemon: lazy connect, start on demand, one retry on loss."""
+
+    def __init__(self, daemon_args: list[str] | None = None, files: RuntimeFiles | None = None,
+                 start_timeout: float = START_TIMEOUT) -> None:  # fmt: skip
+        self.daemon_args = daemon_args or []
+        self._files = files
+        self.start_timeout = start_timeout
+        self._conn: DaemonConnection | None = None
+        self._connecting: asyncio.Lock | None = None
+
+    @property
+    def files(self) -> RuntimeFiles:
+        if self._files is None:
+            self._files = runtime_files()
+        return self._files
+
+    async def connection(self, start: bool = True, progress: ProgressCallback | None = None) -> DaemonConnection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self._conn is not None and not self._conn.closed:
+                return self._conn
+            try:
+                self._conn = await DaemonConnection.open(self.files)
+            except DaemonUnavailable:
+                if not start:
+                    raise
+                self._conn = await self._start_and_connect(progress)
+            return self._conn
+
+    async def _start_and_connect(self, progress: ProgressCallback | None) -> DaemonConnection:
+        if progress:
+            progress("Starting the model daemon…", None)
+        await asyncio.to_thread(start_daemon, self.daemon_args, self.files)
+        deadline = time.monotonic() + self.start_timeout
+        delay = 0.05
+        while True:
+            try:
+                return await DaemonConnection.open(self.files)
+            except DaemonUnavailable as exc:
+                if time.monotonic() > deadline:
+                    reason = last_log_error(self.files)
+                    raise DaemonError(
+                        "The texpaste daemon did not start"
+                        + (f": {reason}" if reason else f" (see {self.files.log}).")
+                    ) from exc
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None,
+                   progress: ProgressCallback | None = None, start: bool = True) -> Any:  # fmt: skip
+        """A request to the daemon; if it died (killed, idle exit) a fresh one is started and asked once more."""
+        for attempt in (1, 2):
+            conn = await self.connection(start=start, progress=progress)
+            try:
+                return await conn.call(method, params, progress)
+            except DaemonUnavailable:
+                conn.close()
+                self._conn = None
+                if attempt == 2 or not start:
+                    raise
+                log.warning("lost the texpaste daemon; starting a new one")
+        raise AssertionError("unreachable")
+
+    async def status(self) -> dict[str, Any] | None:
+        """The daemon's status, or None when none runs (does not start one)."""
+        try:
+            return await self.call("status", start=False)
+        except DaemonUnavailable:
+            return None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def call_running(method: str, params: dict[str, Any] | None = None, timeout: float | None = None) -> Any:
+    """Blocking one-shot request to a running daemon (CLI); :class:`DaemonUnavailable` when none."""
+
+    async def go() -> Any:
+        conn = await DaemonConnection.open(runtime_files(), client="texpaste-cli")
+        try:
+            return await asyncio.wait_for(conn.call(method, params), timeout)
+        finally:
+            conn.close()
+
+    return asyncio.run(go())

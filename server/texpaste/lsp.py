@@ -1,0 +1,513 @@
+"""``texpaste serve``: the language server editors start on stdio (docs/protocol.md).
+
+A thin front: it validates arguments, reads the clipboard when asked, forwards recognition to a
+backend (the shared daemon by default, :mod:`texpaste.backend`), wraps the LaTeX for the document
+and inserts it with ``workspace/applyEdit``. It advertises only executeCommand, codeAction and text
+sync, so it sits beside texlab or marksman. stdout is the JSON-RPC channel: logs go to stderr or
+``--log-file``. Every failure becomes one sentence, sent as the JSON-RPC error and (unless the client
+opts out) ``window/showMessage``, in :meth:`TexpasteServer.fail`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.workspace import TextDocument
+
+from . import __version__
+from .backend import Backend, DaemonBackend, InProcessBackend
+from .daemon_client import DaemonClient
+from .errors import Cancelled, RequestError, TexpasteError
+from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
+
+log = logging.getLogger(__name__)
+
+INSERT = "texpaste.insertFormula"
+INSERT_FROM_CLIPBOARD = "texpaste.insertFormulaFromClipboard"
+RECOGNIZE = "texpaste/recognize"
+STATUS = "texpaste/status"
+CODE_ACTION_TITLE = "Paste formula from clipboard"
+REQUEST_FAILED = -32803  # LSP's RequestFailed
+
+_EXTENSION_LANGUAGES = {".md": "markdown", ".markdown": "markdown", ".rmd": "rmd", ".qmd": "quarto",
+                        ".tex": "tex", ".latex": "latex", ".sty": "tex", ".cls": "tex"}  # fmt: skip
+
+
+@dataclass
+class Settings:
+    """The client's settings (initializationOptions / the ``texpaste`` configuration section)."""
+
+    model: str | None = None
+    device: str | None = None
+    mode: str = "auto"
+    candidates: int = 5
+    wrap: WrapOptions = field(default_factory=WrapOptions)
+    show_errors: bool = True
+
+    @classmethod
+    def from_dict(cls, d: Any, base: Settings | None = None) -> Settings:
+        """Settings from JSON, keeping ``base``'s values for missing keys; ValueError names a bad key."""
+        out = Settings(**vars(base)) if base else cls()
+        if d is None:
+            return out
+        if not isinstance(d, dict):
+            raise ValueError("texpaste settings must be an object.")
+        for key, value in d.items():
+            if value is None:
+                continue
+            if key in ("model", "device"):
+                if not isinstance(value, str):
+                    raise ValueError(f"setting '{key}' must be a string.")
+                setattr(out, key, value or None)
+            elif key == "mode":
+                if value not in MODES:
+                    raise ValueError(f"setting 'mode' must be one of {', '.join(MODES)} (got {value!r}).")
+                out.mode = value
+            elif key == "candidates":
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:
+                    raise ValueError(f"setting 'candidates' must be a whole number from 1 to 16 (got {value!r}).")
+                out.candidates = value
+            elif key == "delimiters":
+                out.wrap = WrapOptions.from_dict(value)
+            elif key == "showErrors":
+                if not isinstance(value, bool):
+                    raise ValueError("setting 'showErrors' must be true or false.")
+                out.show_errors = value
+            elif key in ("engine", "command", "path", "trace", "pasteProvider", "idleTimeout", "serverCommand"):
+                pass  # client-side settings some clients send along
+            else:
+                log.warning("ignoring unknown setting %r", key)
+        return out
+
+
+class TexpasteProtocol(LanguageServerProtocol):
+    """pygls' protocol, plus: ``$/cancelRequest`` also stops a command's running job.
+
+    pygls runs a command handler as a separate task from the ``workspace/executeCommand`` request,
+    so cancelling the request alone would let the recognition finish and edit the document.
+    """
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        server = self._server
+        if isinstance(server, TexpasteServer):
+            server.cancel_job(msg_id)
+
+
+class TexpasteServer(LanguageServer):
+    def __init__(self, backend: Backend) -> None:
+        super().__init__("texpaste", __version__, protocol_cls=TexpasteProtocol, max_workers=2)
+        self.backend = backend
+        self.settings = Settings()
+        self.jobs: dict[Any, asyncio.Task] = {}
+
+    def cancel_job(self, msg_id: Any) -> None:
+        task = self.jobs.get(msg_id)
+        if task is not None:
+            task.cancel()
+
+    # -- errors: the one place TexpasteError becomes JSON-RPC ----------------------------------
+
+    def fail(self, exc: TexpasteError) -> JsonRpcException:
+        """The JSON-RPC error for ``exc``, shown to the user too unless they opted out."""
+        message = str(exc)
+        if isinstance(exc, Cancelled):
+            return JsonRpcRequestCancelled(message, data={"kind": exc.code})
+        if self.settings.show_errors:
+            self.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"texpaste: {message}"))
+        log.warning("%s: %s", exc.code, message)
+        if isinstance(exc, RequestError):
+            return JsonRpcInvalidParams(message, data={"kind": exc.code})
+        return JsonRpcException(message, REQUEST_FAILED, data={"kind": exc.code})
+
+    # -- recognition with progress and cancellation ---------------------------------------------
+
+    async def recognize(self, params: dict[str, Any], title: str = "texpaste") -> dict[str, Any]:
+        """Run one recognition through the backend with ``$/progress``; cancellable both ways."""
+        request = {
+            **params,
+            "model": self.settings.model,
+            "device": self.settings.device,
+            "candidates": params.get("candidates") or self.settings.candidates,
+        }
+        progress = _Progress(self)
+        await progress.begin(title)
+        task = asyncio.ensure_future(self.backend.recognize(request, progress.report))
+        progress.attach(task)
+        msg_id = self.protocol.msg_id
+        if msg_id is not None:
+            self.jobs[msg_id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            task.cancel()
+            current = asyncio.current_task()
+            if current is not None and getattr(current, "cancelling", lambda: 0)():
+                raise  # this handler itself was cancelled ($/cancelRequest of a custom request)
+            raise Cancelled("Recognition was cancelled.") from None
+        finally:
+            if msg_id is not None and self.jobs.get(msg_id) is task:
+                del self.jobs[msg_id]
+            progress.end()
+
+
+class _Progress:
+    """``window/workDoneProgress`` for one job, when the client supports it; cancel stops ``task``."""
+
+    def __init__(self, server: TexpasteServer) -> None:
+        self.server = server
+        self.task: asyncio.Task | None = None
+        self.cancelled = False
+        caps = server.client_capabilities.window
+        self.enabled = bool(caps and caps.work_done_progress)
+        self.token = str(uuid.uuid4())
+        self.begun = False
+
+    async def begin(self, title: str) -> None:
+        if not self.enabled:
+            return
+        wdp = self.server.work_done_progress
+        try:
+            await wdp.create_async(self.token)
+        except Exception as exc:  # the client refused: carry on without progress
+            log.info("no progress: %s", exc)
+            self.enabled = False
+            return
+        wdp.begin(self.token, types.WorkDoneProgressBegin(title=title, message="Recognising…", cancellable=True))
+        self.begun = True
+        cancel_future = wdp.tokens.get(self.token)
+        if cancel_future is not None:
+            cancel_future.add_done_callback(self._on_token_done)
+
+    def _on_token_done(self, future: Any) -> None:
+        if future.cancelled():
+            self.cancelled = True
+            if self.task is not None:
+                self.task.cancel()
+
+    def attach(self, task: asyncio.Task) -> None:
+        self.task = task
+        if self.cancelled:
+            task.cancel()
+
+    def report(self, message: str, percentage: float | None = None) -> None:
+        if self.begun:
+            pct = None if percentage is None else int(max(0, min(100, percentage)))
+            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message, percentage=pct))
+
+    def end(self, message: str | None = None) -> None:
+        if self.begun:
+            self.begun = False
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
+
+# -- argument checking ------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """pygls hands custom params over as namedtuples; make them plain JSON-like values."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _arguments(args: tuple[Any, ...], command: str) -> dict[str, Any]:
+    if len(args) != 1 or not isinstance(_plain(args[0]), dict):
+        raise RequestError(f"{command} takes one argument object {{uri, position, ...}} (got {len(args)} arguments).")
+    return _plain(args[0])
+
+
+def _position(value: Any, name: str = "position") -> types.Position:
+    if isinstance(value, dict):
+        line, character = value.get("line"), value.get("character")
+        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (line, character)):
+            return types.Position(line=line, character=character)
+    raise RequestError(f"{name} must be {{line, character}} with whole numbers >= 0 (got {value!r}).")
+
+
+def _range(value: Any) -> types.Range:
+    if not isinstance(value, dict):
+        raise RequestError(f"range must be {{start, end}} (got {value!r}).")
+    start, end = _position(value.get("start"), "range.start"), _position(value.get("end"), "range.end")
+    if (end.line, end.character) < (start.line, start.character):
+        raise RequestError("range.end comes before range.start.")
+    return types.Range(start=start, end=end)
+
+
+def _optional_str(args: dict[str, Any], key: str) -> str | None:
+    value = args.get(key)
+    if value is not None and not isinstance(value, str):
+        raise RequestError(f"{key} must be a string (got {value!r}).")
+    return value or None
+
+
+def _mode(args: dict[str, Any], default: str) -> str:
+    mode = _optional_str(args, "mode") or default
+    if mode not in MODES:
+        raise RequestError(f"mode must be one of {', '.join(MODES)} (got {mode!r}).")
+    return mode
+
+
+def _image_params(args: dict[str, Any]) -> dict[str, Any]:
+    b64, path = args.get("imageBase64"), args.get("imagePath")
+    if (b64 is None) == (path is None):
+        raise RequestError("Give exactly one of imageBase64 and imagePath.")
+    return {"imageBase64": b64} if b64 is not None else {"imagePath": path}
+
+
+def _pos_dict(p: types.Position) -> dict[str, int]:
+    return {"line": p.line, "character": p.character}
+
+
+# -- the server ------------------------------------------------------------------------------------
+
+
+class _Context:
+    """The document text around an insertion point, for wrapping (code points, not client units)."""
+
+    def __init__(self, doc: TextDocument | None, start: types.Position, end: types.Position) -> None:
+        self.before, self.after = "", ""
+        if doc is None:
+            return
+        try:
+            lines = doc.lines
+        except (OSError, UnicodeDecodeError, TypeError, ValueError):
+            return  # an unsaved or unreadable document: wrap without context
+        codec = doc.position_codec
+        self.before = self._upto(lines, codec.position_from_client_units(lines, start))
+        self.after = "".join(lines)[len(self._upto(lines, codec.position_from_client_units(lines, end))):]
+
+    @staticmethod
+    def _upto(lines: list[str], pos: Any) -> str:
+        if pos.line >= len(lines):
+            return "".join(lines)
+        return "".join(lines[: pos.line]) + lines[pos.line][: pos.character]
+
+
+def _end_after_insert(start: types.Position, text: str, codec: Any) -> types.Position:
+    """Where ``text`` ends once inserted at ``start`` (client units)."""
+    parts = text.replace("\r\n", "\n").split("\n")
+    if len(parts) == 1:
+        return types.Position(start.line, start.character + codec.client_num_units(text))
+    return types.Position(start.line + len(parts) - 1, codec.client_num_units(parts[-1]))
+
+
+def _language_of(server: TexpasteServer, uri: str, doc: TextDocument | None) -> str:
+    if doc is not None and doc.language_id:
+        return doc.language_id
+    suffix = Path(uri.split("?", 1)[0]).suffix.lower()
+    return _EXTENSION_LANGUAGES.get(suffix, "plaintext")
+
+
+def _open_document(server: TexpasteServer, uri: str) -> TextDocument | None:
+    try:
+        return server.workspace.get_text_document(uri)
+    except Exception:  # not a file: URI and not open
+        return None
+
+
+def _wrapped(server: TexpasteServer, result: dict[str, Any], language: str, mode: str,
+             context: _Context | None) -> tuple[str, list[dict[str, Any]]]:  # fmt: skip
+    """The text for the best candidate and every candidate wrapped for the same spot."""
+
+    def one(latex: str) -> str:
+        if context is None:
+            return wrap(latex, mode, language, options=server.settings.wrap)
+        return wrap_for_insert(latex, language_id=language, mode=mode, text_before=context.before,
+                               text_after=context.after, options=server.settings.wrap)  # fmt: skip
+
+    candidates = [{"latex": c["latex"], "score": c["score"], "text": one(c["latex"])} for c in result["candidates"]]
+    return one(result["latex"]), candidates
+
+
+async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -> dict[str, Any]:
+    try:
+        a = _arguments(args, command)
+        uri = _optional_str(a, "uri")
+        if not uri:
+            raise RequestError(f"{command} needs the document's uri.")
+        position = _position(a.get("position"))
+        target = _range(a["range"]) if a.get("range") is not None else types.Range(position, position)
+        mode = _mode(a, server.settings.mode)
+        language = _optional_str(a, "languageId")
+        if command == INSERT_FROM_CLIPBOARD:
+            image = await _clipboard_image()
+        else:
+            image = _image_params(a)
+        result = await server.recognize(image)
+        doc = _open_document(server, uri)  # read after recognition: the user may have typed meanwhile
+        language = language or _language_of(server, uri, doc)
+        text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
+        edit = types.WorkspaceEdit(changes={uri: [types.TextEdit(range=target, new_text=text)]})
+        response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit))
+        if not response.applied:
+            reason = f": {response.failure_reason}" if response.failure_reason else ""
+            raise TexpasteError(f"The editor did not apply the edit{reason}.")
+        codec = doc.position_codec if doc is not None else server.workspace.position_codec
+        end = _end_after_insert(target.start, text, codec)
+        return {
+            "latex": result["latex"], "text": text, "applied": True, "candidates": candidates,
+            "range": {"start": _pos_dict(target.start), "end": _pos_dict(end)},
+            "model": result.get("model"), "timings": result.get("timings", {}),
+        }  # fmt: skip
+    except TexpasteError as exc:
+        raise server.fail(exc) from None
+
+
+async def _clipboard_image() -> dict[str, Any]:
+    import base64
+
+    from .clipboard import read_image_bytes
+
+    data = await asyncio.to_thread(read_image_bytes)
+    return {"imageBase64": base64.b64encode(data).decode("ascii")}
+
+
+def build_server(backend: Backend, defaults: Settings | None = None) -> TexpasteServer:
+    server = TexpasteServer(backend)
+    server.settings = defaults or Settings()
+    base = server.settings
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: TexpasteServer, params: types.InitializeParams) -> None:
+        try:
+            ls.settings = Settings.from_dict(_plain(params.initialization_options), base=base)
+        except ValueError as exc:
+            ls.window_show_message(types.ShowMessageParams(types.MessageType.Error,
+                                                           f"texpaste: invalid initializationOptions, using defaults: {exc}"))  # fmt: skip
+
+    @server.feature(types.INITIALIZED)
+    def initialized(ls: TexpasteServer, params: types.InitializedParams) -> None:
+        if isinstance(ls.backend, DaemonBackend):
+            ls.backend.client.daemon_args = _daemon_args(ls.settings, ls.backend.client.daemon_args)
+        ls.backend.start()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = _plain(params.settings)
+        if isinstance(settings, dict) and isinstance(settings.get("texpaste"), dict):
+            settings = settings["texpaste"]
+        try:
+            ls.settings = Settings.from_dict(settings, base=ls.settings)
+        except ValueError as exc:
+            ls.window_show_message(types.ShowMessageParams(types.MessageType.Error,
+                                                           f"texpaste: invalid settings, keeping the previous ones: {exc}"))  # fmt: skip
+
+    @server.feature(
+        types.TEXT_DOCUMENT_CODE_ACTION,
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=False),
+    )
+    def code_action(ls: TexpasteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
+        # Listing actions must stay instant: never recognise here (VS Code asks on every cursor move).
+        ctx = params.context
+        if ctx.trigger_kind == types.CodeActionTriggerKind.Automatic:
+            return []
+        if ctx.only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in ctx.only):
+            return []
+        uri = params.text_document.uri
+        language = _language_of(ls, uri, ls.workspace.text_documents.get(uri))
+        if language_family(language) == "other":
+            return []
+        args: dict[str, Any] = {"uri": uri, "position": _pos_dict(params.range.start), "languageId": language}
+        if params.range.start != params.range.end:
+            args["range"] = {"start": _pos_dict(params.range.start), "end": _pos_dict(params.range.end)}
+        command = types.Command(title=CODE_ACTION_TITLE, command=INSERT_FROM_CLIPBOARD, arguments=[args])
+        return [types.CodeAction(title=CODE_ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite, command=command)]
+
+    @server.command(INSERT)
+    async def insert_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await _insert(ls, args, INSERT)
+
+    @server.command(INSERT_FROM_CLIPBOARD)
+    async def insert_formula_from_clipboard(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await _insert(ls, args, INSERT_FROM_CLIPBOARD)
+
+    @server.feature(RECOGNIZE)
+    async def recognize(ls: TexpasteServer, params: Any) -> dict[str, Any]:
+        try:
+            a = _plain(params)
+            if not isinstance(a, dict):
+                raise RequestError(f"{RECOGNIZE} takes an object {{imageBase64 | imagePath, ...}}.")
+            mode = _mode(a, ls.settings.mode)
+            candidates = a.get("candidates")
+            if candidates is not None and (not isinstance(candidates, int) or isinstance(candidates, bool)
+                                           or not 1 <= candidates <= 16):  # fmt: skip
+                raise RequestError(f"candidates must be a whole number from 1 to 16 (got {candidates!r}).")
+            uri = _optional_str(a, "uri")
+            context, doc = None, None
+            if uri and a.get("position") is not None:
+                position = _position(a.get("position"))
+                doc = _open_document(ls, uri)
+            result = await ls.recognize({**_image_params(a), "candidates": candidates})
+            if uri and a.get("position") is not None:
+                doc = _open_document(ls, uri)
+                context = _Context(doc, position, position)
+            language = _optional_str(a, "languageId") or (_language_of(ls, uri, doc) if uri else "plaintext")
+            text, cands = _wrapped(ls, result, language, mode, context)
+            return {"latex": result["latex"], "text": text, "candidates": cands, "model": result.get("model"),
+                    "timings": result.get("timings", {})}  # fmt: skip
+        except TexpasteError as exc:
+            raise ls.fail(exc) from None
+
+    @server.feature(STATUS)
+    async def status(ls: TexpasteServer, params: Any = None) -> dict[str, Any]:
+        return {**await ls.backend.status(), "engine": ls.backend.name, "version": __version__}
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: TexpasteServer, params: Any = None) -> None:
+        ls.backend.close()
+
+    return server
+
+
+def _daemon_args(settings: Settings, base: list[str]) -> list[str]:
+    """The daemon's command line: the serve flags, with the client's model/device preferred."""
+    args = list(base)
+    for flag, value in (("--model", settings.model), ("--device", settings.device)):
+        if value and flag not in args:
+            args += [flag, value]
+    return args
+
+
+def _quiet_expected_errors(record: logging.LogRecord) -> bool:
+    """Drop pygls' tracebacks for the errors we raise on purpose (they are logged once, in fail())."""
+    exc = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(exc, JsonRpcException) and isinstance(exc.data, dict) and "kind" in exc.data)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    """Serve LSP on stdio until the editor exits."""
+    stdout = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must never corrupt the JSON-RPC stream
+    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s texpaste serve %(levelname)s %(name)s: %(message)s"))
+    logging.getLogger().handlers[:] = [handler]
+    logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    logging.getLogger("pygls").setLevel(logging.WARNING)
+    handler.addFilter(_quiet_expected_errors)
+    if args.engine == "in-process":
+        backend: Backend = InProcessBackend(args.model, args.device, args.threads)
+    else:
+        daemon_args = ["--idle-timeout", str(args.idle_timeout)]
+        for flag, value in (("--model", args.model), ("--device", args.device), ("--threads", args.threads)):
+            if value:
+                daemon_args += [flag, str(value)]
+        backend = DaemonBackend(DaemonClient(daemon_args))
+    server = build_server(backend, Settings(model=args.model, device=args.device))
+    server.start_io(sys.stdin.buffer, stdout)
+    return 0

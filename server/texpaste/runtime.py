@@ -1,0 +1,98 @@
+"""Where the per-user daemon keeps its socket, lock, token and log: an owner-only runtime directory.
+
+``$TEXPASTE_RUNTIME_DIR`` wins (tests, several independent setups); otherwise platformdirs' user
+runtime directory (``$XDG_RUNTIME_DIR/texpaste`` on Linux) plus ``texpaste``. The directory is created
+``0700`` and refused when another user owns it or others can write to it, because whoever can reach
+the socket can make the daemon read files as this user.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import DaemonError
+
+# Unix socket paths longer than this (sun_path is 104-108 bytes) cannot be bound.
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass(frozen=True)
+class RuntimeFiles:
+    directory: Path
+
+    @property
+    def socket(self) -> Path:
+        return self.directory / "daemon.sock"
+
+    @property
+    def lock(self) -> Path:
+        return self.directory / "daemon.lock"
+
+    @property
+    def tcp_info(self) -> Path:
+        """``{"port", "token"}`` when the daemon listens on loopback TCP (no Unix sockets)."""
+        return self.directory / "daemon.json"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "daemon.log"
+
+
+def use_unix_socket() -> bool:
+    """Unix domain sockets unless the platform lacks them or ``TEXPASTE_DAEMON_TRANSPORT=tcp``."""
+    if os.environ.get("TEXPASTE_DAEMON_TRANSPORT", "").lower() == "tcp":
+        return False
+    return hasattr(socket, "AF_UNIX") and sys.platform != "win32"
+
+
+def runtime_dir() -> Path:
+    env = os.environ.get("TEXPASTE_RUNTIME_DIR")
+    if env:
+        return Path(env).expanduser()
+    if os.name == "posix" and sys.platform != "darwin":
+        xdg = os.environ.get("XDG_RUNTIME_DIR")
+        # Without a session runtime dir (ssh, containers): a per-user folder in /tmp, checked on use.
+        return Path(xdg) / "texpaste" if xdg else Path(tempfile.gettempdir()) / f"texpaste-{os.getuid()}"
+    import platformdirs  # deferred: import-time work stays minimal for the thin server
+
+    base = Path(platformdirs.user_runtime_dir("texpaste", appauthor=False))
+    if use_unix_socket() and len(str(base / "daemon.sock")) > _MAX_SOCKET_PATH:
+        base = Path(tempfile.gettempdir()) / f"texpaste-{os.getuid()}"
+    return base
+
+
+def runtime_files(create: bool = True) -> RuntimeFiles:
+    """The runtime files, with the directory created and checked when ``create``."""
+    files = RuntimeFiles(runtime_dir())
+    if create:
+        ensure_private_dir(files.directory)
+    if use_unix_socket() and len(str(files.socket)) > _MAX_SOCKET_PATH:
+        raise DaemonError(
+            f"The runtime directory {files.directory} is too long a path for a Unix socket; "
+            "set TEXPASTE_RUNTIME_DIR to a shorter one."
+        )
+    return files
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (``0700``) or check an existing one is ours and not writable by others."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError as exc:
+        raise DaemonError(f"Cannot create the runtime directory {path}: {exc.strerror or exc}.") from exc
+    if not hasattr(os, "getuid"):
+        return  # Windows: the per-user profile directory is already private
+    if info.st_uid != os.getuid():
+        raise DaemonError(f"The runtime directory {path} belongs to another user; refusing to use it.")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH | stat.S_IRWXO):
+        try:
+            path.chmod(0o700)
+        except OSError as exc:
+            raise DaemonError(f"The runtime directory {path} is open to other users and cannot be fixed.") from exc

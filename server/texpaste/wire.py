@@ -1,0 +1,62 @@
+"""The daemon's wire format: one UTF-8 JSON object per line (docs/protocol.md, "texpaste daemon").
+
+Kept deliberately small: requests ``{"id", "method", "params"}``, responses ``{"id", "result"}`` or
+``{"id", "error": {"kind", "message"}}``, notifications ``{"method", "params"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from pathlib import Path
+from typing import Any
+
+from .errors import ImageError, RequestError
+
+# A line may carry a base64 screenshot: 4/3 of the largest accepted image plus headroom.
+MAX_IMAGE_BYTES = 40 * 1024 * 1024
+MAX_LINE = MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RequestError(f"Malformed message: {exc}.") from exc
+    if not isinstance(message, dict):
+        raise RequestError("Malformed message: expected a JSON object.")
+    return message
+
+
+def image_from_params(params: dict[str, Any]) -> bytes | Path:
+    """The image a request names: ``imageBase64`` (bytes) or ``imagePath`` (an existing file)."""
+    b64, path = params.get("imageBase64"), params.get("imagePath")
+    if (b64 is None) == (path is None):
+        raise RequestError("Give exactly one of imageBase64 and imagePath.")
+    if path is not None:
+        if not isinstance(path, str) or not path:
+            raise RequestError("imagePath must be a non-empty string.")
+        p = Path(path).expanduser()
+        if not p.is_file():
+            raise ImageError(f"No such image file: {path}.")
+        if p.stat().st_size > MAX_IMAGE_BYTES:
+            raise ImageError(f"The image file is larger than {MAX_IMAGE_BYTES // 2**20} MB.")
+        return p
+    if not isinstance(b64, str):
+        raise RequestError("imageBase64 must be a string.")
+    if len(b64) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise ImageError(f"The image is larger than {MAX_IMAGE_BYTES // 2**20} MB.")
+    if b64.startswith("data:") and "," in b64:  # tolerate data: URLs from web clients
+        b64 = b64.split(",", 1)[1]
+    try:
+        data = base64.b64decode(b64, validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ImageError("The image data is not valid base64.") from exc
+    if not data:
+        raise ImageError("The image is empty.")
+    return data
