@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -80,27 +79,6 @@ def test_no_clipboard_tool_says_what_to_install(monkeypatch):
     monkeypatch.setattr("texpaste.clipboard.detect_backend", lambda: None)
     with pytest.raises(ClipboardError, match="install xclip"):
         read_image_bytes(FakeRunner({}))
-
-
-@pytest.fixture
-def xvfb():
-    """A real X server with a real clipboard (Debian xvfb + xclip).
-
-    ``-displayfd`` makes Xvfb pick a free display and report it once it accepts connections,
-    so there is no fixed display number to collide on and no readiness polling.
-    """
-    read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    os.close(write_fd)
-    with os.fdopen(read_fd) as fh:
-        number = fh.readline().strip()
-    assert number, "Xvfb did not start"
-    env = {**os.environ, "DISPLAY": f":{number}"}
-    env.pop("WAYLAND_DISPLAY", None)
-    yield env
-    proc.terminate()
-    proc.wait(timeout=10)
 
 
 def test_cli_reads_the_real_x_clipboard_and_copies_back(xvfb, tiny_model_dir):

@@ -249,6 +249,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         if os.fork():  # parent: return at once; the child carries on in the background
             os._exit(0)
         os.setsid()
+        devnull = os.open(os.devnull, os.O_RDWR)  # let go of the starter's pipes and terminal
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
     from .daemon import Daemon, setup_logging
     from .pool import ModelPool
 

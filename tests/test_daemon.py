@@ -1,0 +1,228 @@
+"""The per-user daemon: sharing, batching, restarts, idle exit, races, permissions, TCP, the CLI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from .editor import DATA, b64, start_editor, stop_editor
+
+
+@pytest.fixture
+def fresh_runtime():
+    """A runtime directory of its own (so this test starts its own daemon), stopped afterwards."""
+    path = tempfile.mkdtemp(prefix="tpd-", dir="/tmp")
+    env = {**os.environ, "TEXPASTE_RUNTIME_DIR": path}
+    yield Path(path), env
+    subprocess.run([sys.executable, "-m", "texpaste", "daemon", "stop"], env=env, capture_output=True, timeout=60)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def texpaste(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "texpaste", *args], env=env or dict(os.environ),
+                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+
+
+def daemon_status(env: dict[str, str]) -> dict | None:
+    out = texpaste("daemon", "status", env=env)
+    return json.loads(out.stdout) if out.returncode == 0 else None
+
+
+def wait_for(predicate, timeout: float = 60.0, step: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+async def test_two_editors_share_one_daemon_that_loads_once_and_batches(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    extra = {"TEXPASTE_RUNTIME_DIR": str(path)}
+    one, two = await asyncio.gather(start_editor("--model", str(tiny_model_dir), env=extra),
+                                    start_editor("--model", str(tiny_model_dir), env=extra))  # fmt: skip
+    try:
+        image = {"imageBase64": b64(DATA / "formula.png"), "candidates": 1}
+        results = await asyncio.gather(*(ed.request("texpaste/recognize", image) for ed in (one, two, one, two)))
+        assert len({r.latex for r in results}) == 1
+        s1, s2 = await one.request("texpaste/status"), await two.request("texpaste/status")
+        assert s1.daemon.pid == s2.daemon.pid
+        assert s1.daemon.loads == 1 and s1.daemon.clients == 2 and s1.state == "ready"
+        stats = s2.daemon.stats
+        assert stats.jobs == 4 and stats.batches < 4 and stats.largestBatch >= 2
+    finally:
+        await asyncio.gather(stop_editor(one), stop_editor(two))
+    # the editors are gone: the only client left is the status query itself
+    wait_for(lambda: (daemon_status(env) or {}).get("clients") == 1, timeout=30)
+
+
+async def test_killed_daemon_is_restarted_by_the_next_request(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    ed = await start_editor("--model", str(tiny_model_dir), env={"TEXPASTE_RUNTIME_DIR": str(path)})
+    try:
+        uri = ed.open("k.md", "\n", "markdown")
+        await ed.insert(uri, 0, 0)
+        first = (await ed.request("texpaste/status")).daemon.pid
+        os.kill(first, signal.SIGKILL)
+        wait_for(lambda: not _alive(first), timeout=10)
+        result = await ed.insert(uri, 0, 0, mode="inline")
+        assert result.applied
+        second = (await ed.request("texpaste/status")).daemon.pid
+        assert second != first and _alive(second)
+    finally:
+        await stop_editor(ed)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def test_cancelling_the_progress_stops_the_job_and_edits_nothing(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    ed = await start_editor("--model", str(tiny_model_dir), env={"TEXPASTE_RUNTIME_DIR": str(path)})
+    try:
+        uri = ed.open("c.md", "keep\n", "markdown")
+
+        async def cancel_on_first_report() -> None:
+            # the fresh daemon is still starting or loading when the job first reports
+            while not any(len(r) >= 2 for r in ed.client.progress_reports.values()):
+                await asyncio.sleep(0.01)
+            [token] = ed.client.progress_reports
+            ed.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+
+        canceller = asyncio.ensure_future(cancel_on_first_report())
+        with pytest.raises(JsonRpcException) as info:
+            await ed.insert(uri, 0, 0)
+        await canceller
+        assert info.value.code == -32800
+        assert ed.edits == [] and ed.docs[uri] == "keep\n"
+        assert ed.client.messages == []  # a cancel is not an error to show
+        status = wait_for(lambda: daemon_status(env), timeout=60)
+        assert status["stats"]["jobs"] == 0  # the cancelled job never ran
+    finally:
+        await stop_editor(ed)
+
+
+async def test_cancel_request_stops_a_command(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    ed = await start_editor("--model", str(tiny_model_dir), env={"TEXPASTE_RUNTIME_DIR": str(path)})
+    try:
+        uri = ed.open("c2.md", "keep\n", "markdown")
+        params = types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[{
+            "uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": b64(DATA / "formula.png")}])  # fmt: skip
+        future = ed.client.protocol.send_request("workspace/executeCommand", params, msg_id="to-cancel")
+        await asyncio.sleep(0.5)  # the fresh daemon is still starting
+        ed.client.protocol.notify("$/cancelRequest", types.CancelParams(id="to-cancel"))
+        with pytest.raises(JsonRpcException) as info:
+            await asyncio.wrap_future(future)
+        assert info.value.code == -32800
+        await asyncio.sleep(1.0)
+        assert ed.edits == [] and ed.docs[uri] == "keep\n"
+        assert (await ed.insert(uri, 0, 0)).applied  # and the next one works
+    finally:
+        await stop_editor(ed)
+
+
+def test_editor_going_away_ends_its_server(tiny_model_dir):
+    """The editor dies (its pipe closes): the server exits and nothing lingers."""
+    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--model", str(tiny_model_dir)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(1.0)
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+
+
+def test_idle_daemon_exits_and_cleans_up(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "daemon", "run", "--model", str(tiny_model_dir),
+                             "--idle-timeout", "2"], env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+    wait_for(lambda: (path / "daemon.sock").exists(), timeout=60)
+    assert daemon_status(env)["idleTimeout"] == 2
+    assert proc.wait(timeout=60) == 0
+    assert not (path / "daemon.sock").exists()
+    assert texpaste("daemon", "status", env=env).returncode == 1
+
+
+def test_two_daemons_started_at_once_leave_exactly_one(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    cmd = [sys.executable, "-m", "texpaste", "daemon", "run", "--model", str(tiny_model_dir)]
+    procs = [subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL) for _ in range(3)]
+    wait_for(lambda: sum(p.poll() is not None for p in procs) == 2, timeout=60)
+    [survivor] = [p for p in procs if p.poll() is None]
+    assert all(p.returncode == 0 for p in procs if p is not survivor)
+    assert wait_for(lambda: daemon_status(env), timeout=60)["pid"] == survivor.pid
+    assert texpaste("daemon", "stop", env=env).returncode == 0
+    assert survivor.wait(timeout=30) == 0
+
+
+def test_runtime_files_are_private(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    path.chmod(0o777)
+    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    assert out.returncode == 0
+    wait_for(lambda: daemon_status(env), timeout=60)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    assert stat.S_IMODE((path / "daemon.sock").stat().st_mode) == 0o600
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(str(path / "daemon.sock"))
+    reader = sock.makefile("rb")
+    sock.sendall(b"this is not json\n" + b'{"id": 7, "method": "nope"}\n' + b'{"id": 8, "method": "status"}\n')
+    bad, unknown, good = (json.loads(reader.readline()) for _ in range(3))
+    assert bad["error"]["kind"] == "invalid-params" and "Malformed" in bad["error"]["message"]
+    assert unknown["id"] == 7 and "Unknown method" in unknown["error"]["message"]
+    assert good["id"] == 8 and good["result"]["pid"] > 0
+    sock.close()
+
+
+def test_loopback_tcp_needs_the_token(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    env = {**env, "TEXPASTE_DAEMON_TRANSPORT": "tcp"}
+    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--detach", env=env).returncode == 0
+    info_path = path / "daemon.json"
+    wait_for(info_path.exists, timeout=60)
+    info = json.loads(info_path.read_text())
+    assert stat.S_IMODE(info_path.stat().st_mode) == 0o600 and len(info["token"]) >= 32
+    with socket.create_connection(("127.0.0.1", info["port"]), timeout=10) as sock:
+        sock.sendall(b'{"id": 1, "method": "status"}\n')  # no hello with the token: dropped
+        assert sock.makefile("rb").readline() == b""
+    out = texpaste("-v", "recognize", "--model", str(tiny_model_dir), str(DATA / "formula.png"), env=env)
+    assert out.returncode == 0 and "recognised by the running daemon" in out.stderr
+    assert daemon_status(env)["stats"]["jobs"] == 1
+
+
+def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    image = str(DATA / "formula.png")
+    alone = texpaste("recognize", "--model", str(tiny_model_dir), "--json", "--no-daemon", image, env=env)
+    assert alone.returncode == 0, alone.stderr
+    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--detach", env=env).returncode == 0
+    wait_for(lambda: daemon_status(env), timeout=60)
+    shared = texpaste("-v", "recognize", "--model", str(tiny_model_dir), "--json", image, "/no/such.png", env=env)
+    assert "recognised by the running daemon" in shared.stderr
+    assert shared.returncode == 1 and "/no/such.png: No such image file" in shared.stderr
+    assert json.loads(shared.stdout)["latex"] == json.loads(alone.stdout)["latex"]
+    assert texpaste("daemon", "stop", env=env).returncode == 0
+    assert texpaste("daemon", "status", env=env).returncode == 1
