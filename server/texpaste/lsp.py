@@ -307,7 +307,7 @@ def _end_after_insert(start: types.Position, text: str, codec: Any) -> types.Pos
     return types.Position(start.line + len(parts) - 1, codec.client_num_units(parts[-1]))
 
 
-def _language_of(server: TexpasteServer, uri: str, doc: TextDocument | None) -> str:
+def _language_of(uri: str, doc: TextDocument | None) -> str:
     if doc is not None and doc.language_id:
         return doc.language_id
     suffix = Path(uri.split("?", 1)[0]).suffix.lower()
@@ -351,7 +351,7 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             image = _image_params(a)
         result = await server.recognize(image)
         doc = _open_document(server, uri)  # read after recognition: the user may have typed meanwhile
-        language = language or _language_of(server, uri, doc)
+        language = language or _language_of(uri, doc)
         text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
         edit = types.WorkspaceEdit(changes={uri: [types.TextEdit(range=target, new_text=text)]})
         response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit))
@@ -420,7 +420,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         if ctx.only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in ctx.only):
             return []
         uri = params.text_document.uri
-        language = _language_of(ls, uri, ls.workspace.text_documents.get(uri))
+        language = _language_of(uri, ls.workspace.text_documents.get(uri))
         if language_family(language) == "other":
             return []
         args: dict[str, Any] = {"uri": uri, "position": _pos_dict(params.range.start), "languageId": language}
@@ -449,15 +449,11 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
                                            or not 1 <= candidates <= 16):  # fmt: skip
                 raise RequestError(f"candidates must be a whole number from 1 to 16 (got {candidates!r}).")
             uri = _optional_str(a, "uri")
-            context, doc = None, None
-            if uri and a.get("position") is not None:
-                position = _position(a.get("position"))
-                doc = _open_document(ls, uri)
+            position = _position(a["position"]) if uri and a.get("position") is not None else None
             result = await ls.recognize({**_image_params(a), "candidates": candidates})
-            if uri and a.get("position") is not None:
-                doc = _open_document(ls, uri)
-                context = _Context(doc, position, position)
-            language = _optional_str(a, "languageId") or (_language_of(ls, uri, doc) if uri else "plaintext")
+            doc = _open_document(ls, uri) if uri else None
+            context = _Context(doc, position, position) if position is not None else None
+            language = _optional_str(a, "languageId") or (_language_of(uri, doc) if uri else "plaintext")
             text, cands = _wrapped(ls, result, language, mode, context)
             return {"latex": result["latex"], "text": text, "candidates": cands, "model": result.get("model"),
                     "timings": result.get("timings", {})}  # fmt: skip
