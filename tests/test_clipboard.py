@@ -77,7 +77,21 @@ def test_text_only_clipboard_is_one_clear_sentence():
 
 def test_no_clipboard_tool_says_what_to_install(monkeypatch):
     monkeypatch.setattr("texpaste.clipboard.detect_backend", lambda: None)
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(ClipboardError, match="install xclip"):
+        read_image_bytes(FakeRunner({}))
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    with pytest.raises(ClipboardError, match="install wl-clipboard"):
+        read_image_bytes(FakeRunner({}))
+
+
+def test_no_graphical_session_is_named_as_the_cause(monkeypatch):
+    monkeypatch.setattr("texpaste.clipboard.detect_backend", lambda: None)
+    monkeypatch.setattr("platform.system", lambda: "Linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ClipboardError, match="no graphical session"):
         read_image_bytes(FakeRunner({}))
 
 

@@ -66,6 +66,15 @@ async def test_two_editors_share_one_daemon_that_loads_once_and_batches(fresh_ru
         assert s1.daemon.loads == 1 and s1.daemon.clients == 2 and s1.state == "ready"
         stats = s2.daemon.stats
         assert stats.jobs == 4 and stats.batches < 4 and stats.largestBatch >= 2
+        # a third editor asks for a model that does not exist: only its own status turns to error
+        three = await start_editor("--model", "/no/such/model", env=extra)
+        try:
+            with pytest.raises(JsonRpcException, match="/no/such/model"):
+                await three.request("texpaste/recognize", image)
+            assert (await three.request("texpaste/status")).state == "error"
+            assert (await one.request("texpaste/status")).state == "ready"
+        finally:
+            await stop_editor(three)
     finally:
         await asyncio.gather(stop_editor(one), stop_editor(two))
     # the editors are gone: the only client left is the status query itself

@@ -129,6 +129,29 @@ async def test_text_typed_meanwhile_is_kept(editor):
     assert editor.docs[uri] == "first" + result.text + "\nsecond typed\n"
 
 
+async def test_edits_made_while_recognising_move_the_formula(editor):
+    uri = editor.open("moving.md", "The  here.\n", "markdown")
+    job = asyncio.ensure_future(editor.insert(uri, 0, 4, mode="inline"))
+    await asyncio.sleep(0)  # the command is on its way; now the user keeps typing
+    editor.type(uri, 0, 0, "a line added above\n")
+    editor.type(uri, 1, 0, "→ ")
+    result = await job
+    assert editor.docs[uri] == "a line added above\n→ The " + result.text + " here.\n"
+    assert result.range.start.line == 1 and editor.range_text(uri, _range(result)) == result.text
+
+
+async def test_editing_the_text_to_replace_cancels_the_paste(editor):
+    uri = editor.open("conflict.md", "The PLACEHOLDER here.\n", "markdown")
+    job = asyncio.ensure_future(editor.insert(uri, 0, 4, mode="inline", range={
+        "start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 15}}))  # fmt: skip
+    await asyncio.sleep(0)
+    editor.type(uri, 0, 8, "EDIT")
+    with pytest.raises(JsonRpcException) as info:
+        await job
+    assert info.value.data["kind"] == "conflict"
+    assert editor.docs[uri] == "The PLACEDITEHOLDER here.\n" and editor.edits == []
+
+
 async def test_progress_begin_reports_end(editor):
     uri = editor.open("p.md", "\n", "markdown")
     await editor.insert(uri, 0, 0)

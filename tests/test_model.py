@@ -97,14 +97,36 @@ def test_beam_search_returns_ranked_distinct_candidates(tiny):
     results = beam_search(tiny.decoder, ctx, bos=1, eos=2, max_len=25, beams=4)
     for hyps in results:
         assert len(hyps) == 4
-        scores = [h.score for h in hyps]
-        assert scores == sorted(scores, reverse=True)
+        ranks = [(h.finished, h.score) for h in hyps]
+        assert ranks == sorted(ranks, reverse=True)  # finished first, then by mean log-prob
         assert len({tuple(h.tokens) for h in hyps}) == 4
-        assert all(s <= 0 for s in scores)
+        assert all(h.score <= 0 for h in hyps)
     greedy = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=25)
-    assert all(
-        res[0].score >= g.score - 1e-5 for res, g in zip(results, greedy)
-    )  # beam never worse than greedy
+    for res, g in zip(results, greedy):  # beam never worse than greedy among answers of its kind
+        same_kind = [h for h in res if h.finished == g.finished]
+        assert not same_kind or same_kind[0].score >= g.score - 1e-5 or (res[0].finished and not g.finished)
+
+
+def test_beam_search_stops_early_and_prefers_finished_answers(tiny):
+    """Once its pool holds the k best finished answers, an image stops (no decoding to the limit)."""
+    with torch.inference_mode():
+        ctx = tiny.encoder(torch.randn(1, 1, 64, 128))
+    calls = 0
+    step = tiny.decoder.step
+
+    def counting(token, state):
+        nonlocal calls
+        calls += 1
+        logits = step(token, state)
+        logits[:, 2] += 8.0  # make EOS likely from the start: every beam finishes soon
+        return logits
+
+    tiny.decoder.step = counting
+    try:
+        [hyps] = beam_search(tiny.decoder, ctx, bos=1, eos=2, max_len=60, beams=3)
+    finally:
+        del tiny.decoder.step
+    assert calls < 10 and all(h.finished for h in hyps) and len(hyps) == 3
 
 
 def test_padded_batch_with_context_mask_equals_single_images(tiny):

@@ -25,7 +25,8 @@ class Backend(Protocol):
 
     async def recognize(self, params: dict[str, Any], progress: ProgressCallback | None) -> dict[str, Any]: ...
 
-    async def status(self) -> dict[str, Any]: ...
+    async def status(self, model: str | None, device: str | None) -> dict[str, Any]:
+        """The state of ``model`` on ``device`` (None: the default) for this client."""
 
     def close(self) -> None: ...
 
@@ -52,9 +53,9 @@ class DaemonBackend:
     async def recognize(self, params: dict[str, Any], progress: ProgressCallback | None) -> dict[str, Any]:
         return await self.client.call("recognize", params, progress)
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self, model: str | None, device: str | None) -> dict[str, Any]:
         starting = self._warmup is not None and not self._warmup.done()
-        st = await self.client.status()
+        st = await self.client.status(model, device)
         if st is None:
             out: dict[str, Any] = {"state": "loading" if starting else ("error" if self.error else "idle"),
                                    "model": None, "device": None, "daemon": None}  # fmt: skip
@@ -95,8 +96,8 @@ class InProcessBackend:
             self.start()
         return await recognize_async(self.batcher, params, progress)
 
-    async def status(self) -> dict[str, Any]:
-        st = self.pool.status()
+    async def status(self, model: str | None, device: str | None) -> dict[str, Any]:
+        st = self.pool.status(model, device)
         out = {"state": st["state"], "model": st["model"], "device": st["device"], "daemon": None}
         for key in ("error", "notice"):
             if st.get(key):

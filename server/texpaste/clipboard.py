@@ -46,6 +46,16 @@ def detect_backend(env: dict[str, str] | None = None, system: str | None = None)
     return None
 
 
+def _no_backend_reason(env: dict[str, str]) -> str:
+    """Why no clipboard tool applies: a missing tool, or no graphical session at all."""
+    wayland = bool(env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland")
+    if platform.system() == "Linux" and not wayland and not env.get("DISPLAY"):
+        return ("Cannot read the clipboard: this process has no graphical session (neither DISPLAY nor "
+                "WAYLAND_DISPLAY is set), so send the image itself or pass an image file.")  # fmt: skip
+    tool = "wl-clipboard (wl-paste)" if wayland else "xclip"
+    return f"Cannot read the clipboard: install {tool}, or pass an image file."
+
+
 def _file_from_uri_list(text: bytes) -> bytes | None:
     """A copied file manager selection: read the first image file it names."""
     for line in text.decode("utf-8", "replace").splitlines():
@@ -81,9 +91,7 @@ def read_image_bytes(run: Runner = _run, backend: str | None = None) -> bytes:
     """The clipboard's image as encoded bytes (PNG/JPEG/BMP); ClipboardError when there is none."""
     backend = backend or detect_backend()
     if backend is None:
-        raise ClipboardError(
-            "Cannot read the clipboard: install xclip (X11) or wl-clipboard (Wayland), or pass an image file."
-        )
+        raise ClipboardError(_no_backend_reason(dict(os.environ)))
     try:
         data = None
         if backend == "xclip":

@@ -239,7 +239,12 @@ class Daemon:
         if method == "hello":
             await self._reply(writer, message, {"version": __version__, "pid": os.getpid()})
         elif method == "status":
-            await self._reply(writer, message, self.status())
+            params = message.get("params") if isinstance(message.get("params"), dict) else {}
+            model, device = params.get("model"), params.get("device")
+            if not all(v is None or isinstance(v, str) for v in (model, device)):
+                await self._reply(writer, message, error=RequestError("status: model and device must be strings."))
+                return
+            await self._reply(writer, message, self.status(model, device))
         elif method == "shutdown":
             await self._reply(writer, message, {"stopping": True})
             assert self._stop is not None
@@ -286,10 +291,10 @@ class Daemon:
         except (ConnectionError, RuntimeError):
             pass  # the client went away; its tasks are being cancelled
 
-    def status(self) -> dict[str, Any]:
+    def status(self, model: str | None = None, device: str | None = None) -> dict[str, Any]:
         endpoint = str(self.files.socket) if self.token is None else str(self.files.tcp_info)
         return {
-            **self.pool.status(),
+            **self.pool.status(model, device),
             "pid": os.getpid(),
             "version": __version__,
             "socket": endpoint,

@@ -226,10 +226,10 @@ class DaemonClient:
                 log.warning("lost the texpaste daemon; starting a new one")
         raise AssertionError("unreachable")
 
-    async def status(self) -> dict[str, Any] | None:
-        """The daemon's status, or None when none runs (does not start one)."""
+    async def status(self, model: str | None = None, device: str | None = None) -> dict[str, Any] | None:
+        """The daemon's status (for ``model``/``device``), or None when none runs (does not start one)."""
         try:
-            return await self.call("status", start=False)
+            return await self.call("status", {"model": model, "device": device}, start=False)
         except DaemonUnavailable:
             return None
 

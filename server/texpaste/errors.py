@@ -92,3 +92,9 @@ def from_wire(error: object) -> TexpasteError:
         return DaemonError(f"The model daemon sent a malformed error: {error!r}.")
     kind, message = str(error.get("kind", "error")), str(error.get("message") or "Unknown error.")
     return by_code(kind)(message)
+
+
+class EditConflict(TexpasteError):
+    """The text a paste was to replace was edited while recognising; nothing was changed."""
+
+    code = "conflict"

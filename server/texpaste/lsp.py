@@ -15,6 +15,7 @@ import asyncio
 import logging
 import sys
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from pygls.workspace import TextDocument
 from . import __version__
 from .backend import Backend, DaemonBackend, InProcessBackend
 from .daemon_client import DaemonClient
-from .errors import Cancelled, RequestError, TexpasteError
+from .errors import Cancelled, EditConflict, RequestError, TexpasteError
 from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,25 @@ class Settings:
 
 
 class TexpasteProtocol(LanguageServerProtocol):
-    """pygls' protocol, plus: ``$/cancelRequest`` also stops a command's running job.
+    """pygls' protocol, plus: custom requests may omit ``params``, and ``$/cancelRequest`` also stops a
+    command's running job.
 
     pygls runs a command handler as a separate task from the ``workspace/executeCommand`` request,
     so cancelling the request alone would let the recognition finish and edit the document.
     """
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        # JSON-RPC lets a request without parameters omit "params" (VS Code's client and Neovim do for
+        # texpaste/status); pygls would fail to build the message and never answer.
+        if "method" in data and "params" not in data and self.get_message_type(data["method"]) is None:
+            data = {**data, "params": None}
+        return super().structure_message(data)
+
+    def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
+        server = self._server
+        if isinstance(server, TexpasteServer) and method_name == types.WORKSPACE_EXECUTE_COMMAND:
+            server.arrivals[msg_id] = server.changes.seq  # which edits a paste's position predates
+        super()._handle_request(msg_id, method_name, params)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
@@ -111,6 +126,8 @@ class TexpasteServer(LanguageServer):
         self.backend = backend
         self.settings = Settings()
         self.jobs: dict[Any, asyncio.Task] = {}
+        self.changes = ChangeLog()
+        self.arrivals: dict[Any, int] = {}  # request id -> changes.seq when it arrived
 
     def cancel_job(self, msg_id: Any) -> None:
         task = self.jobs.get(msg_id)
@@ -160,6 +177,52 @@ class TexpasteServer(LanguageServer):
             if msg_id is not None and self.jobs.get(msg_id) is task:
                 del self.jobs[msg_id]
             progress.end()
+
+
+class ChangeLog:
+    """The documents' recent incremental changes, so a paste can follow the edits made while it ran."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.seq = 0
+        self.entries: deque[tuple[int, str, Any]] = deque(maxlen=size)
+
+    def add(self, uri: str, change: Any) -> None:
+        self.seq += 1
+        self.entries.append((self.seq, uri, change))
+
+    def since(self, seq: int, uri: str) -> list[Any] | None:
+        """The changes to ``uri`` after ``seq``, oldest first; None when they are no longer all known."""
+        if seq < self.seq and (not self.entries or self.entries[0][0] > seq + 1):
+            return None
+        return [change for s, u, change in self.entries if s > seq and u == uri]
+
+
+def _before(p: types.Position, q: types.Position) -> bool:
+    return (p.line, p.character) < (q.line, q.character)
+
+
+def _moved(p: types.Position, start: types.Position, end: types.Position, new_end: types.Position) -> types.Position:
+    """Where ``p`` is after ``start``-``end`` was replaced by text ending at ``new_end``."""
+    if _before(p, start):
+        return p
+    if not _before(p, end):
+        if p.line == end.line:
+            return types.Position(new_end.line, new_end.character + p.character - end.character)
+        return types.Position(p.line + new_end.line - end.line, p.character)
+    return new_end  # inside the replaced text: just after what replaced it
+
+
+def follow_edits(target: types.Range, changes: list[Any], codec: Any) -> types.Range:
+    """``target`` moved through the user's later edits; EditConflict when they touched its text."""
+    for change in changes:
+        if not isinstance(change, types.TextDocumentContentChangePartial):
+            continue  # a whole-document replacement cannot be followed; keep the position
+        start, end = change.range.start, change.range.end
+        if _before(target.start, target.end) and _before(start, target.end) and _before(target.start, end):
+            raise EditConflict("The text to replace was edited while recognising, so nothing was changed.")
+        new_end = _end_after_insert(start, change.text, codec)
+        target = types.Range(_moved(target.start, start, end, new_end), _moved(target.end, start, end, new_end))
+    return target
 
 
 class _Progress:
@@ -336,6 +399,7 @@ def _wrapped(server: TexpasteServer, result: dict[str, Any], language: str, mode
 
 
 async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -> dict[str, Any]:
+    arrived = server.arrivals.pop(server.protocol.msg_id, server.changes.seq)
     try:
         a = _arguments(args, command)
         uri = _optional_str(a, "uri")
@@ -350,7 +414,12 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
         else:
             image = _image_params(a)
         result = await server.recognize(image)
-        doc = _open_document(server, uri)  # read after recognition: the user may have typed meanwhile
+        # the user may have typed meanwhile: move the target through those edits, then read the text
+        changes = server.changes.since(arrived, uri)
+        if changes is None:
+            raise EditConflict("The document changed too much while recognising, so nothing was changed.")
+        target = follow_edits(target, changes, server.workspace.position_codec)
+        doc = _open_document(server, uri)
         language = language or _language_of(uri, doc)
         text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
         edit = types.WorkspaceEdit(changes={uri: [types.TextEdit(range=target, new_text=text)]})
@@ -396,6 +465,11 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         if isinstance(ls.backend, DaemonBackend):
             ls.backend.client.daemon_args = _daemon_args(ls.settings, ls.backend.client.daemon_args)
         ls.backend.start()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: TexpasteServer, params: types.DidChangeTextDocumentParams) -> None:
+        for change in params.content_changes:
+            ls.changes.add(params.text_document.uri, change)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
@@ -462,7 +536,8 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
 
     @server.feature(STATUS)
     async def status(ls: TexpasteServer, params: Any = None) -> dict[str, Any]:
-        return {**await ls.backend.status(), "engine": ls.backend.name, "version": __version__}
+        status = await ls.backend.status(ls.settings.model, ls.settings.device)
+        return {**status, "engine": ls.backend.name, "version": __version__}
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TexpasteServer, params: Any = None) -> None:

@@ -35,10 +35,9 @@ class ModelPool:
         self._load_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._listeners: set[ProgressListener] = set()
-        self.state = "idle"  # idle -> loading -> ready | error
-        self.error: str | None = None
+        self._loading: Key | None = None
+        self._errors: dict[Key, str] = {}  # the last load failure per (model, device)
         self.loads = 0
-        self.current: tuple[str, str] | None = None  # (model name, device) of the last model used
         self.notice: str | None = None
 
     def _key(self, model: str | None, device: str | None) -> Key:
@@ -47,13 +46,13 @@ class ModelPool:
     def preload(self) -> threading.Thread:
         """Start loading the default model on a daemon thread (errors are kept in ``state``)."""
 
-        self.state = "loading"
+        self._loading = self._key(None, None)
 
         def run() -> None:
             try:
                 self.get(None, None)
             except TexpasteError:
-                pass  # recorded in self.state / self.error; the next request retries
+                pass  # recorded for status(); the next request retries
 
         thread = threading.Thread(target=run, name="texpaste-preload", daemon=True)
         thread.start()
@@ -66,7 +65,6 @@ class ModelPool:
             rec = self._models.get(key)
             if rec is not None:
                 self._models.move_to_end(key)
-                self.current = (rec.name, str(rec.device))
                 return rec
         if progress is not None:
             self._add_listener(progress)
@@ -76,7 +74,6 @@ class ModelPool:
                     rec = self._models.get(key)
                 if rec is None:
                     rec = self._load(key)
-            self.current = (rec.name, str(rec.device))
             return rec
         finally:
             if progress is not None:
@@ -85,7 +82,7 @@ class ModelPool:
     def _load(self, key: Key) -> Recognizer:
         from .engine import Recognizer  # deferred: torch
 
-        self.state, self.error = "loading", None
+        self._loading = key
         self._emit("Loading model…", None)
         started = time.perf_counter()
 
@@ -96,13 +93,15 @@ class ModelPool:
         try:
             rec = Recognizer.load(key[0], device=key[1], threads=self.threads, progress=on_download)
         except TexpasteError as exc:
-            self.state, self.error = "error", str(exc)
+            self._errors[key] = str(exc)
             log.error("model load failed: %s", exc)
             raise
         except Exception as exc:  # a bug or an unexpected library failure: keep serving, say why
             log.exception("model load crashed")
-            self.state, self.error = "error", f"The model could not be loaded: {exc}."
-            raise TexpasteError(self.error) from exc
+            self._errors[key] = f"The model could not be loaded: {exc}."
+            raise TexpasteError(self._errors[key]) from exc
+        finally:
+            self._loading = None
         log.info("loaded %s on %s in %.1f s", rec.name, rec.device, time.perf_counter() - started)
         if rec.notice:
             log.warning("%s", rec.notice)
@@ -111,8 +110,8 @@ class ModelPool:
             self._models[key] = rec
             while len(self._models) > self.keep:
                 self._models.popitem(last=False)
+            self._errors.pop(key, None)
             self.loads += 1
-        self.state = "ready"
         return rec
 
     def _add_listener(self, listener: ProgressListener) -> None:
@@ -132,11 +131,23 @@ class ModelPool:
             except Exception:  # a listener must never break loading
                 log.exception("progress listener failed")
 
-    def status(self) -> dict[str, Any]:
-        model, device = self.current or (self.default_model, self.default_device)
-        out: dict[str, Any] = {"state": self.state, "model": model, "device": device, "loads": self.loads}
-        if self.error:
-            out["error"] = self.error
-        if self.notice:
+    def status(self, model: str | None = None, device: str | None = None) -> dict[str, Any]:
+        """The state of one (model, device) (default: the pool's): idle, loading, ready or error.
+
+        Per model, so one client's failing model does not turn every other client's status to error.
+        """
+        key = self._key(model, device)
+        with self._state_lock:
+            rec = self._models.get(key)
+        out: dict[str, Any] = {"model": key[0], "device": key[1], "loads": self.loads}
+        if rec is not None:
+            out.update(state="ready", model=rec.name, device=str(rec.device))
+        elif self._loading == key:
+            out["state"] = "loading"
+        elif key in self._errors:
+            out.update(state="error", error=self._errors[key])
+        else:
+            out["state"] = "idle"  # loads on first use
+        if self.notice and rec is not None:
             out["notice"] = self.notice
         return out

@@ -19,6 +19,7 @@ from .decoder import Decoder
 class Hypothesis:
     tokens: list[int]
     score: float
+    finished: bool = True  # ended by EOS; False when cut at the length limit
 
 
 def top_k_filter(logits: torch.Tensor, thres: float = 0.9) -> torch.Tensor:
@@ -77,7 +78,7 @@ def sample(
             break
     rows = out[:, :steps].tolist()
     scores = (logprob / length.clamp(min=1)).tolist()
-    return [Hypothesis(_trim(r, eos) if not ignore_eos else r, s) for r, s in zip(rows, scores)]
+    return [Hypothesis(_trim(r, eos) if not ignore_eos else r, s, eos in r) for r, s in zip(rows, scores)]
 
 
 @torch.inference_mode()
@@ -92,7 +93,13 @@ def beam_search(
     context_mask: torch.Tensor | None = None,
     vocab: int | None = None,
 ) -> list[list[Hypothesis]]:
-    """The ``beams`` best sequences per image, best first, ranked by mean log-probability."""
+    """The ``beams`` best sequences per image, best first, ranked by mean log-probability.
+
+    Finished hypotheses (ended by EOS) leave the beam for a pool of the ``beams`` best, so the beam
+    keeps ``beams`` live ones; an image is done once its pool is full and no live hypothesis ranks
+    above the pool's worst (the usual heuristic, as the mean can still move). A hypothesis cut at
+    ``max_len`` is a truncated answer: it ranks after every finished one.
+    """
     B, device = context.shape[0], context.device
     k = beams
     max_len = min(max_len, decoder.cfg.max_seq_len)
@@ -101,37 +108,56 @@ def beam_search(
     state = decoder.start(ctx, max_len, mask, vocab)
     scores = torch.full((B, k), float("-inf"), device=device)
     scores[:, 0] = 0.0  # all beams start identical: expand only the first
-    lengths = torch.zeros(B, k, device=device)
-    done = torch.zeros(B, k, dtype=torch.bool, device=device)
     seqs = torch.empty(B, k, 0, dtype=torch.long, device=device)
     token = torch.full((B * k,), bos, dtype=torch.long, device=device)
     base = torch.arange(B, device=device)[:, None] * k
-    for _ in range(max_len):
+    pools: list[list[Hypothesis]] = [[] for _ in range(B)]  # finished, best first
+    done = [False] * B
+    for step in range(1, max_len + 1):
         logp = F.log_softmax(decoder.step(token, state).float(), dim=-1).view(B, k, -1)  # (B, k, V)
         V = logp.shape[-1]
-        # a finished hypothesis only extends with EOS at no cost, so it keeps its score
-        logp = torch.where(done[..., None], torch.full_like(logp, float("-inf")), logp)
-        logp[..., eos] = torch.where(done, 0.0, logp[..., eos])
-        # rank by mean log-prob so short and long hypotheses compete fairly
-        new_len = lengths + (~done).float()
-        total = scores[..., None] + logp  # (B, k, V)
-        ranked = total / new_len[..., None].clamp(min=1)
-        _, flat = ranked.view(B, -1).topk(k, dim=-1)  # (B, k)
-        beam, token_bk = flat // V, flat % V
-        scores = total.view(B, -1).gather(1, flat)
-        lengths = new_len.gather(1, beam)
-        done = done.gather(1, beam) | (token_bk == eos)
-        seqs = torch.cat(
-            [seqs.gather(1, beam[..., None].expand(-1, -1, seqs.shape[2])), token_bk[..., None]], dim=2
-        )
-        state.reorder((base + beam).flatten())
-        token = token_bk.flatten()
-        if bool(done.all()):
+        total = scores[..., None] + logp  # (B, k, V) sums; every live hypothesis has length `step`
+        top_total, flat = total.view(B, -1).topk(min(2 * k, k * V), dim=-1)  # (B, 2k): room for k non-EOS
+        top_beam, top_token = flat // V, flat % V
+        keep_beam = torch.zeros(B, k, dtype=torch.long, device=device)
+        keep_token = torch.full((B, k), eos, dtype=torch.long, device=device)
+        keep_score = torch.full((B, k), float("-inf"), device=device)
+        rows_total, rows_beam, rows_token = top_total.tolist(), top_beam.tolist(), top_token.tolist()
+        for b in range(B):
+            slot = 0
+            for total_bj, beam_bj, token_bj in zip(rows_total[b], rows_beam[b], rows_token[b]):
+                if total_bj == float("-inf") or slot == k:
+                    break
+                if token_bj == eos:
+                    if not done[b]:
+                        _add_finished(pools[b], seqs[b, beam_bj].tolist(), total_bj / step, k)
+                    continue
+                keep_beam[b, slot], keep_token[b, slot], keep_score[b, slot] = beam_bj, token_bj, total_bj
+                slot += 1
+            best_live = keep_score[b, 0].item() / step
+            if len(pools[b]) == k and best_live <= pools[b][-1].score:
+                done[b] = True
+        seqs = torch.cat([seqs.gather(1, keep_beam[..., None].expand(-1, -1, seqs.shape[2])), keep_token[..., None]], dim=2)
+        scores = keep_score
+        state.reorder((base + keep_beam).flatten())
+        token = keep_token.flatten()
+        if all(done):
             break
-    final = (scores / lengths.clamp(min=1)).tolist()
+    steps = seqs.shape[2]
     results = []
     for b in range(B):
-        hyps = [Hypothesis(_trim(seqs[b, j].tolist(), eos), final[b][j]) for j in range(k)]
-        hyps.sort(key=lambda h: h.score, reverse=True)
-        results.append(hyps)
+        cut = [Hypothesis(seqs[b, j].tolist(), scores[b, j].item() / max(steps, 1), False) for j in range(k)]
+        cut = sorted((h for h in cut if h.score != float("-inf")), key=lambda h: h.score, reverse=True)
+        results.append((pools[b] + ([] if done[b] else cut))[:k])
     return results
+
+
+def _add_finished(pool: list[Hypothesis], tokens: list[int], score: float, k: int) -> None:
+    """Insert a finished hypothesis into ``pool`` (sorted, at most ``k``, no duplicates)."""
+    if len(pool) == k and score <= pool[-1].score:
+        return
+    if any(h.tokens == tokens for h in pool):
+        return
+    pool.append(Hypothesis(tokens, score))
+    pool.sort(key=lambda h: h.score, reverse=True)
+    del pool[k:]
