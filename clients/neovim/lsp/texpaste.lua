@@ -1,0 +1,12 @@
+-- Default configuration of the texpaste language server for `vim.lsp.config` (Neovim 0.11+).
+-- Override any field with `vim.lsp.config('texpaste', {...})`; `require('texpaste').setup()`
+-- adds the plugin's settings as `init_options`. On Neovim 0.10 the plugin reads this file itself.
+---@type vim.lsp.Config
+return {
+  cmd = { 'texpaste', 'serve' },
+  filetypes = { 'markdown', 'rmd', 'quarto', 'tex', 'plaintex' },
+  root_markers = { '.git' },
+  -- The plugin reports errors itself (one `vim.notify` per failure), so the server does not
+  -- repeat them with window/showMessage.
+  init_options = { showErrors = false },
+}
