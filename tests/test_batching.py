@@ -13,6 +13,8 @@ from texpaste.batching import Batcher, DecodeOptions
 from texpaste.errors import Cancelled, ModelError, RequestError
 from texpaste.pool import ModelPool
 
+from .test_store import cache, server, sha  # noqa: F401 (fixtures)
+
 DATA = Path(__file__).parent / "data"
 
 
@@ -103,3 +105,20 @@ def test_the_thin_server_modules_import_no_torch():
     code = ("import sys, texpaste.lsp, texpaste.daemon_client, texpaste.backend, texpaste.cli; "
             "assert 'torch' not in sys.modules, 'torch imported'")  # fmt: skip
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_pool_relays_download_progress_then_loads(tiny_model_dir, monkeypatch, server, cache):  # noqa: F811
+    """A model not cached yet: listeners see the download's percentages, then the model loads."""
+    from texpaste import store
+
+    files = {n: (tiny_model_dir / n).read_bytes() for n in store.REQUIRED_FILES}
+    server.files.update({f"/rel/{n}": data for n, data in files.items()})
+    remote = tuple(store.RemoteFile(n, f"{server.base}/{n}", sha(data), len(data)) for n, data in files.items())
+    monkeypatch.setattr(store, "REGISTRY", {"remote-tiny": store.ModelSpec("remote-tiny", "test", files=remote)})
+    pool = ModelPool("remote-tiny", "cpu", threads=1)
+    seen: list[tuple[str, float | None]] = []
+    rec = pool.get(None, None, progress=lambda message, pct: seen.append((message, pct)))
+    assert rec.name == "remote-tiny" and pool.status()["state"] == "ready"
+    assert seen[0] == ("Loading model…", None)
+    weights = [pct for message, pct in seen if message == "Downloading weights.pth…"]
+    assert weights[0] == 0.0 and weights[-1] == 100.0 and weights == sorted(weights)
