@@ -86,10 +86,21 @@ function M.default_deps()
   }
 end
 
+--- The default dependencies with `deps` (partial, for tests) laid over them.
 ---@param deps? table
 ---@return texpaste.ClipboardDeps
-local function with_defaults(deps)
+function M.with_defaults(deps)
   return vim.tbl_extend('force', M.default_deps(), deps or {})
+end
+local with_defaults = M.with_defaults
+
+--- Whether environment variable `name` is set and not empty.
+---@param d texpaste.ClipboardDeps
+---@param name string
+---@return boolean
+function M.env_set(d, name)
+  local v = d.getenv(name)
+  return v ~= nil and v ~= ''
 end
 
 --- Which tool reads the clipboard here, or nil and why none does.
@@ -99,8 +110,7 @@ end
 function M.detect(deps)
   local d = with_defaults(deps)
   local function set(name)
-    local v = d.getenv(name)
-    return v ~= nil and v ~= ''
+    return M.env_set(d, name)
   end
   if d.has('win32') or d.has('wsl') then
     -- Under WSL, wl-paste sees Windows images only as BMP and X11 sees none: prefer PowerShell.

@@ -71,11 +71,7 @@ M.tools = {
 -- The user picks the region, so allow time.
 M.timeout = 120000
 
----@param deps? table
----@return texpaste.ClipboardDeps
-local function with_defaults(deps)
-  return vim.tbl_extend('force', clipboard.default_deps(), deps or {})
-end
+local with_defaults = clipboard.with_defaults
 
 --- The screenshot tool to use here, or nil and why there is none.
 ---@param deps? table Partial `texpaste.ClipboardDeps`.
@@ -84,8 +80,7 @@ end
 function M.detect(deps)
   local d = with_defaults(deps)
   local function set(name)
-    local v = d.getenv(name)
-    return v ~= nil and v ~= ''
+    return clipboard.env_set(d, name)
   end
   local sessions = {}
   if d.has('mac') then
