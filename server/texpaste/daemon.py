@@ -5,7 +5,7 @@ for its whole life, so when two editors start one at the same moment the second 
 both connect to the first. It listens on an owner-only Unix socket (or, without Unix sockets, on
 loopback TCP behind a random token written to an owner-only file), starts loading the default model
 at once, batches concurrent requests (:mod:`texpaste.batching`), and exits after ``idle_timeout``
-seconds without a request so no model process lingers. Logs go to ``daemon.log`` and stderr.
+seconds without a recognition so no model process lingers (editors reconnect and restart it). Logs go to ``daemon.log`` and stderr.
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ class Daemon:
                 return
 
     def _touch(self) -> None:
+        """Only recognitions count as activity: status checks or idle connections keep no model alive."""
         self.last_activity = time.monotonic()
 
     # -- one client ----------------------------------------------------------------------------
@@ -176,7 +177,6 @@ class Daemon:
             writer.close()
             return
         self.clients += 1
-        self._touch()
         jobs: dict[Any, asyncio.Task] = {}
         authenticated = self.token is None
         try:
@@ -190,7 +190,6 @@ class Daemon:
                     break
                 if not line:
                     break
-                self._touch()
                 try:
                     message = wire.decode(line)
                 except RequestError as exc:
@@ -219,7 +218,6 @@ class Daemon:
             for task in list(jobs.values()):
                 task.cancel()  # the client went away: its queued jobs never run
             self.clients -= 1
-            self._touch()
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -254,6 +252,7 @@ class Daemon:
 
     async def _recognize(self, writer: asyncio.StreamWriter, msg_id: Any, params: Any) -> None:
         self.in_flight += 1
+        self._touch()
 
         async def progress(text: str, pct: float | None) -> None:
             await self._send(writer, {"method": "progress", "params": {"id": msg_id, "message": text, "percentage": pct}})
