@@ -29,6 +29,11 @@ def fresh_runtime():
     env = {**os.environ, "TEXPASTE_RUNTIME_DIR": path}
     yield Path(path), env
     subprocess.run([sys.executable, "-m", "texpaste", "daemon", "stop"], env=env, capture_output=True, timeout=60)
+    lock = Path(path) / "daemon.lock"  # whatever transport the test used, its daemon must not outlive it
+    pid = lock.read_text().strip() if lock.exists() else ""
+    if pid.isdigit() and _alive(int(pid)):
+        os.kill(int(pid), signal.SIGTERM)
+        wait_for(lambda: not _alive(int(pid)), timeout=30)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -224,6 +229,8 @@ def test_loopback_tcp_needs_the_token(fresh_runtime, tiny_model_dir):
     out = texpaste("-v", "recognize", "--model", str(tiny_model_dir), str(DATA / "formula.png"), env=env)
     assert out.returncode == 0 and "recognised by the running daemon" in out.stderr
     assert daemon_status(env)["stats"]["jobs"] == 1
+    assert texpaste("daemon", "stop", env=env).returncode == 0
+    wait_for(lambda: not info_path.exists(), timeout=30)
 
 
 def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tiny_model_dir):
