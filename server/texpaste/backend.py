@@ -63,12 +63,7 @@ class DaemonBackend:
                 out["error"] = self.error
             return out
         daemon_keys = ("pid", "socket", "clients", "uptime", "loads", "idleTimeout", "stats", "version")
-        out = {k: st.get(k) for k in ("state", "model", "device")}
-        out["daemon"] = {k: st.get(k) for k in daemon_keys}
-        for key in ("error", "notice"):
-            if st.get(key):
-                out[key] = st[key]
-        return out
+        return _summary(st, {k: st.get(k) for k in daemon_keys})
 
     def close(self) -> None:
         self.client.close()
@@ -97,13 +92,16 @@ class InProcessBackend:
         return await recognize_async(self.batcher, params, progress)
 
     async def status(self, model: str | None, device: str | None) -> dict[str, Any]:
-        st = self.pool.status(model, device)
-        out = {"state": st["state"], "model": st["model"], "device": st["device"], "daemon": None}
-        for key in ("error", "notice"):
-            if st.get(key):
-                out[key] = st[key]
-        return out
+        return _summary(self.pool.status(model, device), None)
 
     def close(self) -> None:
         if self.batcher is not None:
             self.batcher.close()
+
+
+def _summary(st: dict[str, Any], daemon: dict[str, Any] | None) -> dict[str, Any]:
+    """``texpaste/status`` from a pool status: state, model, device, daemon, and error/notice when set."""
+    out = {k: st.get(k) for k in ("state", "model", "device")}
+    out["daemon"] = daemon
+    out.update({k: st[k] for k in ("error", "notice") if st.get(k)})
+    return out

@@ -87,16 +87,18 @@ class Batcher:
         self._thread.start()
         self.stats = {"jobs": 0, "batches": 0, "largestBatch": 0}
         self.busy = 0  # jobs submitted and not yet finished
+        self._busy_lock = threading.Lock()  # submit() runs on the event loop, completion on the engine thread
 
     def submit(self, image: bytes | Path, options: DecodeOptions, progress: ProgressListener | None = None) -> Job:
         job = Job(image, options, progress)
-        self.busy += 1
-        job.future.add_done_callback(lambda _: self._finished())
+        self._count(+1)
+        job.future.add_done_callback(lambda _: self._count(-1))
         self._queue.put(job)
         return job
 
-    def _finished(self) -> None:
-        self.busy -= 1
+    def _count(self, delta: int) -> None:
+        with self._busy_lock:
+            self.busy += delta
 
     def close(self) -> None:
         self._queue.put(None)

@@ -235,14 +235,14 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         except DaemonUnavailable:
             _err("no daemon is running.")
             return 0
+        import time
+
         from .daemon import lock_is_held
 
         files = runtime_files()
         for _ in range(100):  # wait until it has released its lock (so a new one can start)
             if not lock_is_held(files.lock):
                 break
-            import time
-
             time.sleep(0.1)
         return 0
     if args.detach and hasattr(os, "fork"):

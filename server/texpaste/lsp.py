@@ -30,6 +30,7 @@ from . import __version__
 from .backend import Backend, DaemonBackend, InProcessBackend
 from .daemon_client import DaemonClient
 from .errors import Cancelled, EditConflict, RequestError, TexpasteError
+from .wire import image_source
 from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
 
 log = logging.getLogger(__name__)
@@ -127,12 +128,15 @@ class TexpasteServer(LanguageServer):
         self.settings = Settings()
         self.jobs: dict[Any, asyncio.Task] = {}
         self.changes = ChangeLog()
-        self.arrivals: dict[Any, int] = {}  # request id -> changes.seq when it arrived
+        self.arrivals: dict[Any, int] = {}  # pending paste request id -> changes.seq when it arrived
+        self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
 
     def cancel_job(self, msg_id: Any) -> None:
         task = self.jobs.get(msg_id)
         if task is not None:
             task.cancel()
+        elif msg_id in self.arrivals:
+            self.cancelled.add(msg_id)  # a paste cancelled before its job started: it must not start
 
     # -- errors: the one place TexpasteError becomes JSON-RPC ----------------------------------
 
@@ -165,6 +169,8 @@ class TexpasteServer(LanguageServer):
         msg_id = self.protocol.msg_id
         if msg_id is not None:
             self.jobs[msg_id] = task
+            if msg_id in self.cancelled:
+                task.cancel()
         try:
             return await task
         except asyncio.CancelledError:
@@ -326,13 +332,6 @@ def _mode(args: dict[str, Any], default: str) -> str:
     return mode
 
 
-def _image_params(args: dict[str, Any]) -> dict[str, Any]:
-    b64, path = args.get("imageBase64"), args.get("imagePath")
-    if (b64 is None) == (path is None):
-        raise RequestError("Give exactly one of imageBase64 and imagePath.")
-    return {"imageBase64": b64} if b64 is not None else {"imagePath": path}
-
-
 def _pos_dict(p: types.Position) -> dict[str, int]:
     return {"line": p.line, "character": p.character}
 
@@ -352,14 +351,15 @@ class _Context:
         except (OSError, UnicodeDecodeError, TypeError, ValueError):
             return  # an unsaved or unreadable document: wrap without context
         codec = doc.position_codec
-        self.before = self._upto(lines, codec.position_from_client_units(lines, start))
-        self.after = "".join(lines)[len(self._upto(lines, codec.position_from_client_units(lines, end))):]
+        text = "".join(lines)
+        self.before = text[: self._offset(lines, codec.position_from_client_units(lines, start))]
+        self.after = text[self._offset(lines, codec.position_from_client_units(lines, end)) :]
 
     @staticmethod
-    def _upto(lines: list[str], pos: Any) -> str:
+    def _offset(lines: list[str], pos: Any) -> int:
         if pos.line >= len(lines):
-            return "".join(lines)
-        return "".join(lines[: pos.line]) + lines[pos.line][: pos.character]
+            return sum(map(len, lines))
+        return sum(map(len, lines[: pos.line])) + min(pos.character, len(lines[pos.line]))
 
 
 def _end_after_insert(start: types.Position, text: str, codec: Any) -> types.Position:
@@ -399,7 +399,8 @@ def _wrapped(server: TexpasteServer, result: dict[str, Any], language: str, mode
 
 
 async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -> dict[str, Any]:
-    arrived = server.arrivals.pop(server.protocol.msg_id, server.changes.seq)
+    msg_id = server.protocol.msg_id
+    arrived = server.arrivals.get(msg_id, server.changes.seq)
     try:
         a = _arguments(args, command)
         uri = _optional_str(a, "uri")
@@ -412,7 +413,7 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
         if command == INSERT_FROM_CLIPBOARD:
             image = await _clipboard_image()
         else:
-            image = _image_params(a)
+            image = image_source(a)
         result = await server.recognize(image)
         # the user may have typed meanwhile: move the target through those edits, then read the text
         changes = server.changes.since(arrived, uri)
@@ -436,6 +437,9 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
         }  # fmt: skip
     except TexpasteError as exc:
         raise server.fail(exc) from None
+    finally:
+        server.arrivals.pop(msg_id, None)
+        server.cancelled.discard(msg_id)
 
 
 async def _clipboard_image() -> dict[str, Any]:
@@ -524,7 +528,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
                 raise RequestError(f"candidates must be a whole number from 1 to 16 (got {candidates!r}).")
             uri = _optional_str(a, "uri")
             position = _position(a["position"]) if uri and a.get("position") is not None else None
-            result = await ls.recognize({**_image_params(a), "candidates": candidates})
+            result = await ls.recognize({**image_source(a), "candidates": candidates})
             doc = _open_document(ls, uri) if uri else None
             context = _Context(doc, position, position) if position is not None else None
             language = _optional_str(a, "languageId") or (_language_of(uri, doc) if uri else "plaintext")

@@ -33,11 +33,18 @@ def decode(line: bytes) -> dict[str, Any]:
     return message
 
 
-def image_from_params(params: dict[str, Any]) -> bytes | Path:
-    """The image a request names: ``imageBase64`` (bytes) or ``imagePath`` (an existing file)."""
+def image_source(params: dict[str, Any]) -> dict[str, Any]:
+    """``{"imageBase64": …}`` or ``{"imagePath": …}``: the one image a request names (not yet decoded)."""
     b64, path = params.get("imageBase64"), params.get("imagePath")
     if (b64 is None) == (path is None):
         raise RequestError("Give exactly one of imageBase64 and imagePath.")
+    return {"imageBase64": b64} if b64 is not None else {"imagePath": path}
+
+
+def image_from_params(params: dict[str, Any]) -> bytes | Path:
+    """The image a request names: ``imageBase64`` (bytes) or ``imagePath`` (an existing file)."""
+    source = image_source(params)
+    b64, path = source.get("imageBase64"), source.get("imagePath")
     if path is not None:
         if not isinstance(path, str) or not path:
             raise RequestError("imagePath must be a non-empty string.")

@@ -9,4 +9,7 @@ return {
   -- The plugin reports errors itself (one `vim.notify` per failure), so the server does not
   -- repeat them with window/showMessage.
   init_options = { showErrors = false },
+  -- Send edits at once (no 150 ms debounce), so the server knows about text typed while it
+  -- recognises before its edit arrives, and the formula lands where the cursor's spot moved to.
+  flags = { debounce_text_changes = 0 },
 }

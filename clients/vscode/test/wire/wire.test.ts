@@ -283,7 +283,7 @@ test('cancelling a running insertFormula fails with -32800 and leaves the docume
     { command: Server.insertFormula, arguments: [args] },
     source.token,
   );
-  setTimeout(() => source.cancel(), 100); // the extension's progress notification "Cancel" does this
+  setTimeout(() => source.cancel(), 0); // the extension's progress notification "Cancel" does this
   await assert.rejects(pending, (e: { code: number }) => {
     assert.equal(e.code, -32800);
     return true;
