@@ -45,7 +45,9 @@ def main() -> int:
     p.add_argument("--bundle", type=Path, default=ROOT / ".gpu")
     p.add_argument("--config", type=Path, default=ROOT / "configs" / "texpaste-small.yaml")
     p.add_argument(
-        "--init", type=Path, help="start from this model directory (default: the bundled one, if any)"
+        "--init",
+        type=Path,
+        help="start from this model directory (default: BUNDLE/init, else the bundled model)",
     )
     p.add_argument("--minutes", type=float, default=9.0)
     p.add_argument(
@@ -83,7 +85,10 @@ def main() -> int:
     data = [args.bundle / "shards", *(args.work / f"mt-{i}" for i in range(len(procs)))]
     for d in data:
         Path(d).mkdir(parents=True, exist_ok=True)
-    init = args.init or (ROOT / "server" / "texpaste" / "assets" / "texpaste-small")
+    packed = args.bundle / "init"
+    init = args.init or (
+        packed if packed.exists() else ROOT / "server" / "texpaste" / "assets" / "texpaste-small"
+    )
     gpu = device == "cuda"
     overrides = {
         "pixel_budget": 327680 * (12 if gpu else 1), "max_batch": 256 if gpu else 32, "lr": 1e-3 if gpu else 6e-4,

@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
+from texpaste.cli import main
 from texpaste.data.build import RenderSettings, render_to_shards
 from texpaste.training.evaluate import EvalSettings, evaluate, images_match
 from texpaste.training.train import TrainConfig, learning_rate, train
@@ -41,6 +43,26 @@ def test_a_few_steps_lower_the_loss_and_resume(shards, tmp_path):
     assert (run / "best" / "weights.pth").exists() and (run / "last.pt").exists()
     resumed = train(TINY_CONFIG, [shards], run, max_steps=35)
     assert resumed["step"] == 35 and resumed["samples"] > first["samples"]
+
+    # the latest state exports as a model directory (what the GPU recipe continues from)
+    assert (
+        main(["train", "--config", str(TINY_CONFIG), "--out", str(run), "--export", str(tmp_path / "m")]) == 0
+    )
+    exported = torch.load(tmp_path / "m" / "weights.pth", weights_only=True)
+    latest = torch.load(run / "last.pt", weights_only=True)["model"]
+    assert exported.keys() == latest.keys()
+    assert all(torch.allclose(exported[k].float(), latest[k].float(), atol=1e-2, rtol=1e-2) for k in latest)
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"config.yaml", "weights.pth", "tokenizer.json"}
+
+
+def test_export_without_a_checkpoint_says_so(tmp_path, capsys):
+    assert (
+        main(["train", "--config", str(TINY_CONFIG), "--out", str(tmp_path), "--export", str(tmp_path / "m")])
+        == 1
+    )
+    assert "holds no last.pt checkpoint" in capsys.readouterr().err
+    assert main(["train", "--config", str(TINY_CONFIG), "--out", str(tmp_path)]) == 1
+    assert "needs --data" in capsys.readouterr().err
 
 
 def test_schedule_warms_up_then_decays():

@@ -196,8 +196,13 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training.train import train
+    from .training.train import export_checkpoint, train
 
+    if args.export:
+        export_checkpoint(args.out, args.config, args.export)
+        return 0
+    if not args.data:
+        raise TexpasteError("texpaste train needs --data (shard directories) unless --export is given.")
     result = train(args.config, args.data, args.out, val_dir=args.val, device=args.device,
                    max_steps=args.max_steps, max_minutes=args.max_minutes)  # fmt: skip
     sys.stdout.write(json.dumps(result) + "\n")
@@ -225,7 +230,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         try:
             status = call_running("status", timeout=10)
         except DaemonUnavailable:
-            sys.stdout.write(json.dumps({"state": "stopped", "runtimeDir": str(runtime_files().directory)}) + "\n")
+            sys.stdout.write(
+                json.dumps({"state": "stopped", "runtimeDir": str(runtime_files().directory)}) + "\n"
+            )
             return 1
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return 0
@@ -297,7 +304,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, help="CPU threads for torch (default: cores available) [env TEXPASTE_THREADS]"
     )
     r.add_argument("--no-resize", action="store_true", help="skip the pix2tex image-resizer network")
-    r.add_argument("--no-daemon", action="store_true", help="load the model here even when a daemon is running")
+    r.add_argument(
+        "--no-daemon", action="store_true", help="load the model here even when a daemon is running"
+    )
     r.set_defaults(func=cmd_recognize)
 
     m = sub.add_parser("models", help="list, download or create models")
@@ -323,12 +332,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train or resume a model")
     t.add_argument("--config", required=True, help="model + train: settings (see configs/)")
-    t.add_argument("--data", required=True, nargs="+", help="shard directories")
+    t.add_argument("--data", nargs="+", help="shard directories")
     t.add_argument("--out", required=True, help="run directory (last.pt, best/, log.csv)")
     t.add_argument("--val", help="shard directory for periodic validation")
     t.add_argument("--device", help="cpu or cuda (default: best available)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in total")
     t.add_argument("--max-minutes", type=float, help="stop (and checkpoint) after this long")
+    t.add_argument(
+        "--export", metavar="DIR", help="write the run's latest checkpoint as a model directory; no training"
+    )
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("eval", help="render formulas, recognise them, report pix2tex's metrics")
@@ -364,7 +376,9 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch [env TEXPASTE_THREADS]")
     p.add_argument("--idle-timeout", type=float, default=float(os.environ.get("TEXPASTE_IDLE_TIMEOUT", 1800)),
                    metavar="SECONDS", help="daemon exits after this long without a request; 0 = never (default 1800)")  # fmt: skip
-    p.add_argument("--log-file", help="log here (default: stderr for serve, the runtime dir's daemon.log for the daemon)")
+    p.add_argument(
+        "--log-file", help="log here (default: stderr for serve, the runtime dir's daemon.log for the daemon)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

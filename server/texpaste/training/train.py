@@ -63,6 +63,19 @@ class TrainConfig:
             raise ModelError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
         return cls(**raw)
 
+    @property
+    def tokenizer_path(self) -> Path:
+        return Path(self.tokenizer) if self.tokenizer else ASSETS_DIR / "pix2tex" / "tokenizer.json"
+
+
+def read_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """The model settings and the ``train:`` settings (with ``overrides`` applied) of a config file."""
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    tc = TrainConfig.from_dict({**(raw.pop("train", {}) or {}), **(overrides or {})})
+    return ModelConfig.from_dict(raw), tc
+
 
 def learning_rate(step: int, tc: TrainConfig) -> float:
     if step < tc.warmup_steps:
@@ -81,6 +94,17 @@ def export_model(model: Pix2TexModel, cfg: ModelConfig, tokenizer_path: Path, ou
     shutil.copy(tokenizer_path, tmp / "tokenizer.json")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
+
+
+def export_checkpoint(run: str | Path, config_path: str | Path, out: str | Path) -> None:
+    """Export a run's latest state (``RUN/last.pt``) as a model directory, e.g. to continue it elsewhere."""
+    cfg, tc = read_config(config_path)
+    last = Path(run) / "last.pt"
+    if not last.exists():
+        raise ModelError(f"{run} holds no last.pt checkpoint to export.")
+    model = Pix2TexModel(cfg)
+    model.load_state_dict(torch.load(last, map_location="cpu", weights_only=True)["model"])
+    export_model(model, cfg, tc.tokenizer_path, Path(out), tc.half_weights)
 
 
 def _progress(total: int, initial: int):
@@ -108,11 +132,7 @@ def train(
     ``init``: a model directory whose weights start a new run (e.g. continue the shipped model);
     ignored when ``out/last.pt`` exists. ``overrides``: training settings replacing the config's.
     """
-    import yaml
-
-    raw = yaml.safe_load(Path(config_path).read_text(encoding="utf-8"))
-    tc = TrainConfig.from_dict({**(raw.pop("train", {}) or {}), **(overrides or {})})
-    cfg = ModelConfig.from_dict(raw)
+    cfg, tc = read_config(config_path, overrides)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
@@ -120,7 +140,7 @@ def train(
         torch.set_num_threads(tc.threads)
     torch.manual_seed(tc.seed)
     torch.set_flush_denormal(True)  # Adam's tiny second moments turn denormal and crawl on x86
-    tok_path = Path(tc.tokenizer) if tc.tokenizer else ASSETS_DIR / "pix2tex" / "tokenizer.json"
+    tok_path = tc.tokenizer_path
     tokenizer = Tokenizer(tok_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
     if tokenizer.vocab_size > cfg.num_tokens:
         raise ModelError(
