@@ -64,6 +64,7 @@ def main() -> int:
     import torch
 
     from texpaste.data.build import read_formulas
+    from texpaste.store import ASSETS_DIR
     from texpaste.training.train import train
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -86,9 +87,7 @@ def main() -> int:
     for d in data:
         Path(d).mkdir(parents=True, exist_ok=True)
     packed = args.bundle / "init"
-    init = args.init or (
-        packed if packed.exists() else ROOT / "server" / "texpaste" / "assets" / "texpaste-small"
-    )
+    init = args.init or (packed if packed.exists() else ASSETS_DIR / "texpaste-small")
     gpu = device == "cuda"
     overrides = {
         "pixel_budget": 327680 * (12 if gpu else 1), "max_batch": 256 if gpu else 32, "lr": 1e-3 if gpu else 6e-4,
