@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import random
 
@@ -10,10 +11,11 @@ import pytest
 from PIL import Image
 
 from texpaste.data.augment import augment
-from texpaste.data.build import RenderSettings, render_to_shards
+from texpaste.data.build import RenderSettings, read_formulas, render_to_shards
 from texpaste.data.mathtext import render_mathtext
 from texpaste.data.shards import read_shard, shard_paths
 from texpaste.data.tex import render_tex, screen
+from texpaste.errors import TexpasteError
 
 GOOD = [r"\frac{a}{b}", r"e^{i\pi}+1=0", r"\sum_{n=1}^{\infty}\frac{1}{n^{2}}=\frac{\pi^{2}}{6}",
         r"\begin{aligned} a&=b\\ c&=d \end{aligned}"]  # fmt: skip
@@ -68,6 +70,22 @@ def test_shards_are_deterministic(tmp_path):
     assert digests[0] == digests[1]
     samples = [s for p in shard_paths(tmp_path / "a") for s in read_shard(p)]
     assert len(samples) == 8 and all(100 <= s.dpi <= 140 for s in samples)
+
+
+def test_read_formulas_reads_gzip_and_names_bad_files(tmp_path):
+    with gzip.open(tmp_path / "f.txt.gz", "wt", encoding="utf-8") as fh:
+        fh.write("a+b\n\n  x^{2}  \n")
+    assert read_formulas(tmp_path / "f.txt.gz") == ["a+b", "x^{2}"]
+    (tmp_path / "empty.txt").write_text("\n \n")
+    (tmp_path / "fake.gz").write_text("not gzip")
+    for bad, words in [
+        (tmp_path, "Is a directory"),
+        (tmp_path / "missing.txt", "No such file"),
+        (tmp_path / "empty.txt", "has no formulas"),
+        (tmp_path / "fake.gz", "Cannot read formulas"),
+    ]:
+        with pytest.raises(TexpasteError, match=words):
+            read_formulas(bad)
 
 
 def test_augmentation_is_a_function_of_the_seed():

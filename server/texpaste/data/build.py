@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RenderError
+from ..errors import RenderError, TexpasteError
 from .mathtext import FONTS as MATHTEXT_FONTS
 from .mathtext import render_mathtext
 from .shards import Sample, encode_png, write_shard
@@ -37,8 +37,15 @@ RENDERERS: dict[str, tuple[Callable, dict]] = {
 def read_formulas(path: str | Path) -> list[str]:
     """One formula per line; ``.gz`` files are decompressed; blank lines skipped."""
     opener = gzip.open if str(path).endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        return [line.strip() for line in fh if line.strip()]
+    try:
+        with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+            formulas = [line.strip() for line in fh if line.strip()]
+    except (OSError, UnicodeDecodeError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise TexpasteError(f"Cannot read formulas from {path}: {reason}.") from exc
+    if not formulas:
+        raise TexpasteError(f"{path} has no formulas (one per line expected).")
+    return formulas
 
 
 _BM = re.compile(r"\\bm(?![a-zA-Z])")
