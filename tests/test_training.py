@@ -12,7 +12,7 @@ import torch
 from texpaste.cli import main
 from texpaste.data.build import RenderSettings, render_to_shards
 from texpaste.training.evaluate import EvalSettings, evaluate, images_match
-from texpaste.training.train import TrainConfig, learning_rate, train
+from texpaste.training.train import TrainConfig, learning_rate, train, update_average
 
 from .conftest import TINY_CONFIG
 
@@ -36,20 +36,24 @@ def losses(run: Path) -> list[float]:
 
 def test_a_few_steps_lower_the_loss_and_resume(shards, tmp_path):
     run = tmp_path / "run"
-    first = train(TINY_CONFIG, [shards], run, val_dir=shards, max_steps=30)
-    assert first["step"] == 30
+    ema = {"ema_decay": 0.9}
+    first = train(TINY_CONFIG, [shards], run, val_dir=shards, max_steps=30, overrides=ema)
+    assert first["step"] == 30 and first["ema_updates"] == 30
     curve = losses(run)
     assert curve[-1] < 0.8 * curve[0], curve
     assert (run / "best" / "weights.pth").exists() and (run / "last.pt").exists()
-    resumed = train(TINY_CONFIG, [shards], run, max_steps=35)
-    assert resumed["step"] == 35 and resumed["samples"] > first["samples"]
+    resumed = train(TINY_CONFIG, [shards], run, max_steps=35, overrides=ema)
+    assert resumed["step"] == 35 and resumed["samples"] > first["samples"] and resumed["ema_updates"] == 35
 
-    # the latest state exports as a model directory (what the GPU recipe continues from)
+    # the latest weight average exports as a model directory (what is shipped and what the GPU
+    # recipe continues from); it is not the raw weights
+    ckpt = torch.load(run / "last.pt", weights_only=True)
+    latest, raw = ckpt["ema"], ckpt["model"]
+    assert not all(torch.equal(latest[k], raw[k]) for k in raw)
     assert (
         main(["train", "--config", str(TINY_CONFIG), "--out", str(run), "--export", str(tmp_path / "m")]) == 0
     )
     exported = torch.load(tmp_path / "m" / "weights.pth", weights_only=True)
-    latest = torch.load(run / "last.pt", weights_only=True)["model"]
     assert exported.keys() == latest.keys()
     assert all(torch.allclose(exported[k].float(), latest[k].float(), atol=1e-2, rtol=1e-2) for k in latest)
     assert {p.name for p in (tmp_path / "m").iterdir()} == {"config.yaml", "weights.pth", "tokenizer.json"}
@@ -63,6 +67,16 @@ def test_export_without_a_checkpoint_says_so(tmp_path, capsys):
     assert "holds no last.pt checkpoint" in capsys.readouterr().err
     assert main(["train", "--config", str(TINY_CONFIG), "--out", str(tmp_path)]) == 1
     assert "needs --data" in capsys.readouterr().err
+
+
+def test_weight_average_moves_toward_the_model_with_a_ramped_decay():
+    average, model = torch.nn.Linear(2, 1), torch.nn.Linear(2, 1)
+    torch.nn.init.zeros_(average.weight), torch.nn.init.ones_(model.weight)
+    update_average(average, model, decay=0.99, updates=0)  # d = min(0.99, 1/10) = 0.1
+    assert torch.allclose(average.weight, torch.full((1, 2), 0.9))
+    update_average(average, model, decay=0.99, updates=10_000)  # d = 0.99
+    assert torch.allclose(average.weight, torch.full((1, 2), 0.9 + 0.01 * 0.1))
+    assert torch.equal(model.weight, torch.ones(1, 2))
 
 
 def test_schedule_warms_up_then_decays():

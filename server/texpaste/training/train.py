@@ -1,12 +1,14 @@
 """``texpaste train``: the training loop for texpaste's own models (CPU or CUDA).
 
-Resumable (``last.pt`` holds model, optimiser, schedule position and data position),
-warmup + cosine decay, gradient clipping, bucketed batches, periodic validation with
-pix2tex's metrics, the best model kept as a ready-to-use model directory, a CSV log.
+Resumable (``last.pt`` holds model, optimiser, weight average, schedule position and data
+position), warmup + cosine decay, gradient clipping, bucketed batches, an exponential moving
+average of the weights, periodic validation with pix2tex's metrics, the best model kept as a
+ready-to-use model directory, a CSV log.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 import logging
 import math
@@ -45,6 +47,7 @@ class TrainConfig:
     pixel_budget: int = 24 * 64 * 320
     max_batch: int = 64
     clip: float = 1.0
+    ema_decay: float = 0.0  # > 0: validate, keep and export an EMA of the weights (0.999 ~ last 1,000 steps)
     seed: int = 42
     checkpoint_minutes: float = 5.0
     val_every: int = 1000
@@ -84,6 +87,19 @@ def learning_rate(step: int, tc: TrainConfig) -> float:
     return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * progress))
 
 
+def update_average(average: Pix2TexModel, model: Pix2TexModel, decay: float, updates: int) -> None:
+    """One EMA step, ``avg += (1 - d) * (w - avg)``: averages out the step-to-step noise of a
+    constant learning rate, like a decayed schedule would, at no training cost. ``d`` ramps up as
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates so a young average follows its model."""
+    d = min(decay, (1 + updates) / (10 + updates))
+    with torch.no_grad():
+        for avg, cur in zip(average.state_dict().values(), model.state_dict().values(), strict=True):
+            if avg.is_floating_point():
+                avg.lerp_(cur, 1.0 - d)
+            else:
+                avg.copy_(cur)
+
+
 def export_model(model: Pix2TexModel, cfg: ModelConfig, tokenizer_path: Path, out: Path, half: bool) -> None:
     """Write a model directory (config.yaml, weights.pth, tokenizer.json) usable by ``--model``."""
     tmp = out.with_name(out.name + ".tmp")
@@ -97,13 +113,15 @@ def export_model(model: Pix2TexModel, cfg: ModelConfig, tokenizer_path: Path, ou
 
 
 def export_checkpoint(run: str | Path, config_path: str | Path, out: str | Path) -> None:
-    """Export a run's latest state (``RUN/last.pt``) as a model directory, e.g. to continue it elsewhere."""
+    """Export a run's latest weights (``RUN/last.pt``, its EMA when it has one) as a model directory,
+    e.g. to ship it or to continue it elsewhere."""
     cfg, tc = read_config(config_path)
     last = Path(run) / "last.pt"
     if not last.exists():
         raise ModelError(f"{run} holds no last.pt checkpoint to export.")
     model = Pix2TexModel(cfg)
-    model.load_state_dict(torch.load(last, map_location="cpu", weights_only=True)["model"])
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt.get("ema", ckpt["model"]))
     export_model(model, cfg, tc.tokenizer_path, Path(out), tc.half_weights)
 
 
@@ -166,17 +184,21 @@ def train(
         [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=tc.lr, fused=True,
     )  # fmt: skip
-    state = {"step": 0, "epoch": 0, "consumed": 0, "best": -1.0, "samples": 0}
+    state = {"step": 0, "epoch": 0, "consumed": 0, "best": -1.0, "samples": 0, "ema_updates": 0}
     last = out / "last.pt"
-    if last.exists():
-        ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    ckpt = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
+    if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         opt.load_state_dict(ckpt["optimizer"])
-        state.update({k: ckpt[k] for k in state})
+        state.update({k: ckpt.get(k, v) for k, v in state.items()})
         log.info("resumed from %s at step %d", last, state["step"])
     elif init:
         load_into(model, read_state_dict(Path(init) / "weights.pth"), Path(init) / "weights.pth")
         log.info("starting from the weights of %s", init)
+    average = copy.deepcopy(model).eval().requires_grad_(False) if tc.ema_decay > 0 else None
+    if average is not None and ckpt is not None and "ema" in ckpt:
+        average.load_state_dict(ckpt["ema"])
+    best_model = average or model  # what validation scores and best/ holds
     amp = (
         torch.autocast(dev.type, dtype=torch.bfloat16)
         if dev.type == "cuda"
@@ -185,7 +207,8 @@ def train(
 
     def save() -> None:
         tmp = last.with_suffix(".tmp")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), **state}, tmp)
+        ema = {"ema": average.state_dict()} if average is not None else {}
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), **ema, **state}, tmp)
         tmp.replace(last)
 
     log_path = out / "log.csv"
@@ -232,6 +255,9 @@ def train(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
                 opt.step()
+                if average is not None:
+                    update_average(average, model, tc.ema_decay, state["ema_updates"])
+                    state["ema_updates"] += 1
                 state["step"] += 1
                 state["samples"] += images.shape[0]
                 state["consumed"] = consumed
@@ -242,11 +268,11 @@ def train(
                     bar.set_postfix(loss=f"{running / n_running:.3f}", epoch=state["epoch"])
                 metrics: dict[str, float] = {}
                 if val_examples and state["step"] % tc.val_every == 0:
-                    metrics = validate(model, cfg, tokenizer, val_examples, dev)
+                    metrics = validate(best_model, cfg, tokenizer, val_examples, dev)
                     model.train()
                     if metrics["bleu"] > state["best"]:
                         state["best"] = metrics["bleu"]
-                        export_model(model, cfg, tok_path, out / "best", tc.half_weights)
+                        export_model(best_model, cfg, tok_path, out / "best", tc.half_weights)
                     log.info("step %d: %s", state["step"], metrics)
                 if metrics or state["step"] % tc.log_every == 0:
                     writer.writerow([
