@@ -71,7 +71,7 @@ def images_match(a: Image.Image, b: Image.Image, tolerance: float = 0.02) -> boo
     H, W = max(x.shape[0], y.shape[0]), max(x.shape[1], y.shape[1])
     px, py = np.zeros((H, W), bool), np.zeros((H, W), bool)
     px[: x.shape[0], : x.shape[1]], py[: y.shape[0], : y.shape[1]] = x, y
-    return (px ^ py).sum() <= tolerance * max(1, (px | py).sum())
+    return bool((px ^ py).sum() <= tolerance * max(1, (px | py).sum()))
 
 
 def evaluate(model: str | Path, formulas_file: str | Path, s: EvalSettings, *, out: str | Path | None = None,
