@@ -198,7 +198,7 @@ def train(
     average = copy.deepcopy(model).eval().requires_grad_(False) if tc.ema_decay > 0 else None
     if average is not None and ckpt is not None and "ema" in ckpt:
         average.load_state_dict(ckpt["ema"])
-    best_model = average or model  # what validation scores and best/ holds
+    best_model = average if average is not None else model  # what validation scores and best/ holds
     amp = (
         torch.autocast(dev.type, dtype=torch.bfloat16)
         if dev.type == "cuda"
