@@ -42,8 +42,10 @@ def test_a_few_steps_lower_the_loss_and_resume(shards, tmp_path):
     curve = losses(run)
     assert curve[-1] < 0.8 * curve[0], curve
     assert (run / "best" / "weights.pth").exists() and (run / "last.pt").exists()
-    resumed = train(TINY_CONFIG, [shards], run, max_steps=35, overrides=ema)
+    # resuming with a late decay (steps 32..40) keeps the checkpoint from before it, to go on from
+    resumed = train(TINY_CONFIG, [shards], run, max_steps=35, overrides={**ema, "decay_steps": 8})
     assert resumed["step"] == 35 and resumed["samples"] > first["samples"] and resumed["ema_updates"] == 35
+    assert torch.load(run / "stable.pt", weights_only=True)["step"] == 32
 
     # the latest weight average exports as a model directory (what is shipped and what the GPU
     # recipe continues from); it is not the raw weights
@@ -85,6 +87,17 @@ def test_schedule_warms_up_then_decays():
     assert learning_rate(9, tc) == pytest.approx(1e-3)
     assert learning_rate(60, tc) == pytest.approx((1e-3 + 1e-5) / 2)
     assert learning_rate(110, tc) == pytest.approx(1e-5)
+
+
+def test_late_decay_holds_the_rate_then_decays_over_its_last_steps():
+    tc = TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10, total_steps=110, decay_steps=40)
+    assert learning_rate(9, tc) == learning_rate(70, tc) == pytest.approx(1e-3)
+    assert learning_rate(90, tc) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert learning_rate(110, tc) == learning_rate(500, tc) == pytest.approx(1e-5)
+    # a decay longer than the run starts right after warmup
+    assert learning_rate(
+        60, TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10, total_steps=110, decay_steps=999)
+    ) == pytest.approx((1e-3 + 1e-5) / 2)
 
 
 def test_eval_reports_pix2tex_metrics_and_render_match(tiny_model_dir, tmp_path):

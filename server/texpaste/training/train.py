@@ -1,7 +1,8 @@
 """``texpaste train``: the training loop for texpaste's own models (CPU or CUDA).
 
 Resumable (``last.pt`` holds model, optimiser, weight average, schedule position and data
-position), warmup + cosine decay, gradient clipping, bucketed batches, an exponential moving
+position), warmup then cosine decay (over the whole run, or over its last ``decay_steps`` with the
+pre-decay checkpoint kept as ``stable.pt``), gradient clipping, bucketed batches, an exponential moving
 average of the weights, periodic validation with pix2tex's metrics, the best model kept as a
 ready-to-use model directory, a CSV log.
 """
@@ -44,6 +45,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 500
     total_steps: int = 200_000
+    decay_steps: int = 0  # > 0: hold lr, decay over the last decay_steps only (warmup-stable-decay)
     pixel_budget: int = 24 * 64 * 320
     max_batch: int = 64
     clip: float = 1.0
@@ -80,10 +82,22 @@ def read_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tu
     return ModelConfig.from_dict(raw), tc
 
 
+def decay_start(tc: TrainConfig) -> int:
+    """The step where the cosine decay begins: right after warmup, or ``decay_steps`` before the end.
+
+    Holding the rate and decaying late lets a run of unknown length be cooled down whenever its
+    budget is known (set ``total_steps`` and ``decay_steps``), and continued later from the
+    pre-decay checkpoint with a new ``total_steps``."""
+    if tc.decay_steps <= 0:
+        return tc.warmup_steps
+    return max(tc.warmup_steps, tc.total_steps - tc.decay_steps)
+
+
 def learning_rate(step: int, tc: TrainConfig) -> float:
     if step < tc.warmup_steps:
         return tc.lr * (step + 1) / tc.warmup_steps
-    progress = min(1.0, (step - tc.warmup_steps) / max(1, tc.total_steps - tc.warmup_steps))
+    start = decay_start(tc)
+    progress = min(1.0, max(0, step - start) / max(1, tc.total_steps - start))
     return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * progress))
 
 
@@ -205,11 +219,11 @@ def train(
         else torch.autocast("cpu", enabled=False)
     )
 
-    def save() -> None:
-        tmp = last.with_suffix(".tmp")
+    def save(path: Path = last) -> None:
+        tmp = path.with_suffix(".tmp")
         ema = {"ema": average.state_dict()} if average is not None else {}
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), **ema, **state}, tmp)
-        tmp.replace(last)
+        tmp.replace(path)
 
     log_path = out / "log.csv"
     new_log = not log_path.exists()
@@ -242,6 +256,8 @@ def train(
             )  # fmt: skip
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
+                if tc.decay_steps > 0 and state["step"] == decay_start(tc):
+                    save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
                 for group in opt.param_groups:
                     group["lr"] = learning_rate(state["step"], tc)
                 with amp:
