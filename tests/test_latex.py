@@ -10,6 +10,7 @@ from texpaste.latex import (
     post_process,
     strip_delimiters,
     tokenize_latex,
+    training_label,
 )
 
 # ---------------------------------------------------------------- post_process (pix2tex.md §3.3)
@@ -150,3 +151,34 @@ MATCH_FORM_CASES = [
 def test_normalize_for_match(src, expected):
     assert normalize_for_match(src) == expected
     assert normalize_for_match(expected) == expected
+
+
+# ---------------------------------------------------------------- training labels
+
+TRAINING_LABEL_CASES = [
+    (r"x^2_i", r"x ^ { 2 } _ { i }"),
+    (r"e^\alpha+x^{2}", r"e ^ { \alpha } + x ^ { 2 }"),
+    (r"f^\prime(x)", r"f ^ { \prime } ( x )"),
+    (r"x^23", r"x ^ { 2 } 3"),  # only the first token is the script, in TeX too
+    # what needs its arguments or the rest of its group is left alone
+    (r"x^\hat a", r"x ^ \hat a"),
+    (r"A^\rm T", r"A ^ \rm T"),
+    (r"x_\mathrm{max}", r"x _ \mathrm { m a x }"),
+    (r"a_{}", r"a _ { }"),
+]
+
+
+@pytest.mark.parametrize(("latex", "label"), TRAINING_LABEL_CASES)
+def test_training_label_braces_one_token_scripts(latex, label):
+    assert training_label(latex) == label
+    assert training_label(label) == label
+
+
+def test_training_label_renders_like_its_source():
+    from texpaste.data.tex import render_tex
+    from texpaste.training.evaluate import images_match
+
+    sources = [r"x^2_i+e^\alpha", r"f^\prime(x)=\sum_i^n a_i", r"x^23", r"\int_0^\infty e^{-x}dx"]
+    images = render_tex([f for s in sources for f in (s, training_label(s))], dpi=120).images
+    for k, source in enumerate(sources):
+        assert images_match(images[2 * k], images[2 * k + 1]), source

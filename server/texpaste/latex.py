@@ -32,6 +32,7 @@ __all__ = [
     "strip_delimiters",
     "tokenize_latex",
     "normalize_latex",
+    "training_label",
     "normalize_for_match",
 ]
 
@@ -208,6 +209,48 @@ def normalize_latex(s: str) -> str:
     ``"\\ "``, so it shows as a backslash followed by two spaces in the joined string.
     """
     return " ".join(tokenize_latex(s))
+
+
+# Commands whose meaning needs what follows them (arguments, or the rest of the group for a
+# declaration): ``x^\\hat a`` and ``x^\\rm T`` cannot become ``x^{\\hat} a`` / ``x^{\\rm} T``.
+_TAKES_WHAT_FOLLOWS = frozenset(
+    "\\" + name
+    for name in (
+        "frac dfrac tfrac cfrac binom dbinom tbinom sqrt root stackrel overset underset atop over choose "
+        "hat widehat bar overline underline tilde widetilde vec dot ddot dddot check breve acute grave "
+        "mathring overrightarrow overleftarrow overleftrightarrow overbrace underbrace "
+        "mathrm mathbf mathit mathsf mathtt mathcal mathbb mathfrak mathscr mathnormal boldsymbol bm pmb "
+        "text textrm textbf textit textsf texttt textnormal mbox hbox operatorname "
+        "rm bf it sf tt cal mit bold em scriptstyle scriptscriptstyle displaystyle textstyle "
+        "left right big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr color"
+    ).split()
+)
+
+
+def _brace_scripts(tokens: list[str]) -> list[str]:
+    """``_ x`` -> ``_ { x }`` where the script is one self-contained token (a character, a symbol)."""
+    out: list[str] = []
+    for t in tokens:
+        if (
+            out
+            and out[-1] in ("^", "_")
+            and t not in ("{", "}", "^", "_", "&", "\\\\")
+            and t not in _TAKES_WHAT_FOLLOWS
+            and not t.startswith(("\\begin{", "\\end{"))
+        ):
+            out += ["{", t, "}"]
+        else:
+            out.append(t)
+    return out
+
+
+def training_label(s: str) -> str:
+    """The label a model is trained on: :func:`normalize_latex` with every one-token sub/superscript
+    braced (``x^2`` -> ``x ^ { 2 }``), the KaTeX-normalised convention of im2latex-100k and pix2tex's
+    labels. One convention for what sources write either way teaches the model one output style and
+    keeps its text comparable with pix2tex's (its BLEU is over BPE pieces, where ``^2`` and ``^{2}``
+    differ). Renders the same; idempotent."""
+    return " ".join(_brace_scripts(tokenize_latex(s)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from .. import imaging
 from ..data.augment import augment
 from ..data.shards import read_shard, shard_paths
 from ..errors import ImageError
-from ..latex import normalize_latex
+from ..latex import training_label
 from ..model.config import ModelConfig
 from ..model.tokenizer import Tokenizer
 
@@ -38,8 +38,9 @@ class Example:
 
 
 def label_ids(latex: str, tokenizer: Tokenizer, max_len: int) -> list[int] | None:
-    """Token ids of the normalised label, or None when it is too long or not spellable."""
-    label = normalize_latex(latex)
+    """Token ids of the canonical label (:func:`training_label`), or None when it is too long or
+    not spellable."""
+    label = training_label(latex)
     if not label or not tokenizer.roundtrips(label):
         return None
     ids = tokenizer.encode(label)
