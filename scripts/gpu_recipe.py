@@ -91,7 +91,7 @@ def main() -> int:
     gpu = device == "cuda"
     overrides = {
         "pixel_budget": 327680 * (12 if gpu else 1), "max_batch": 256 if gpu else 32, "lr": 1e-3 if gpu else 6e-4,
-        "warmup_steps": 200, "total_steps": 6000 if gpu else 200, "val_every": 400 if gpu else 50,
+        "warmup_steps": 200, "total_steps": 6000 if gpu else 200, "decay_steps": 0, "val_every": 400 if gpu else 50,
         "checkpoint_minutes": 3, "threads": 0, "data_workers": args.loaders, "log_every": 20,
     }  # fmt: skip
     t0 = time.time()

@@ -212,7 +212,7 @@ def normalize_latex(s: str) -> str:
 
 
 # Commands whose meaning needs what follows them (arguments, or the rest of the group for a
-# declaration): ``x^\\hat a`` and ``x^\\rm T`` cannot become ``x^{\\hat} a`` / ``x^{\\rm} T``.
+# declaration): ``x^\hat a`` and ``x^\rm T`` cannot become ``x^{\hat} a`` / ``x^{\rm} T``.
 _TAKES_WHAT_FOLLOWS = frozenset(
     "\\" + name
     for name in (
