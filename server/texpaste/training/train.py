@@ -245,6 +245,7 @@ def train(
             ]
         )
     bar = _progress(tc.total_steps, state["step"])
+    stable_step = decay_start(tc) if tc.decay_steps > 0 else None  # where a late decay begins
     t0 = last_ckpt = time.monotonic()
     running, n_running = 0.0, 0
     model.train()
@@ -256,7 +257,7 @@ def train(
             )  # fmt: skip
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
-                if tc.decay_steps > 0 and state["step"] == decay_start(tc):
+                if state["step"] == stable_step:
                     save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
                 for group in opt.param_groups:
                     group["lr"] = learning_rate(state["step"], tc)
