@@ -12,7 +12,7 @@ import torch
 from texpaste.cli import main
 from texpaste.data.build import RenderSettings, render_to_shards
 from texpaste.training.evaluate import EvalSettings, evaluate, images_match
-from texpaste.training.train import TrainConfig, learning_rate, train, update_average
+from texpaste.training.train import TrainConfig, learning_rate, schedule_step, train, update_average
 
 from .conftest import TINY_CONFIG
 
@@ -98,6 +98,24 @@ def test_late_decay_holds_the_rate_then_decays_over_its_last_steps():
     assert learning_rate(
         60, TrainConfig(lr=1e-3, min_lr=1e-5, warmup_steps=10, total_steps=110, decay_steps=999)
     ) == pytest.approx((1e-3 + 1e-5) / 2)
+
+
+def test_a_time_budget_moves_the_schedule_on_when_steps_lag_behind():
+    tc = TrainConfig(total_steps=1000, schedule_minutes=10)
+    assert schedule_step(50, 60.0, tc) == 100  # a tenth of the time: a tenth of the steps
+    assert schedule_step(300, 60.0, tc) == 300  # steps ahead of the clock count as they are
+    assert schedule_step(50, 900.0, TrainConfig(total_steps=1000)) == 50  # no budget: steps alone
+
+
+def test_a_run_with_a_time_budget_stops_when_its_schedule_has_ended(shards, tmp_path):
+    # a 0.6 s budget for 10,000 steps: the schedule, and the run, end long before step 10,000
+    budget = {"total_steps": 10_000, "schedule_minutes": 0.01, "warmup_steps": 2, "log_every": 1}
+    result = train(TINY_CONFIG, [shards], tmp_path, overrides=budget)
+    assert 2 < result["step"] < 10_000 and result["seconds"] >= 0.6
+    with (tmp_path / "log.csv").open() as fh:
+        rates = [float(r["lr"]) for r in csv.DictReader(fh)]
+    tc = TrainConfig(**budget)
+    assert max(rates) > 10 * tc.min_lr and rates[-1] == pytest.approx(tc.min_lr, rel=0.01)
 
 
 def test_eval_reports_pix2tex_metrics_and_render_match(tiny_model_dir, tmp_path):

@@ -46,6 +46,7 @@ class TrainConfig:
     warmup_steps: int = 500
     total_steps: int = 200_000
     decay_steps: int = 0  # > 0: hold lr, decay over the last decay_steps only (warmup-stable-decay)
+    schedule_minutes: float = 0.0  # > 0: the schedule also runs on training time and ends after this long
     pixel_budget: int = 24 * 64 * 320
     max_batch: int = 64
     clip: float = 1.0
@@ -99,6 +100,15 @@ def learning_rate(step: int, tc: TrainConfig) -> float:
     start = decay_start(tc)
     progress = min(1.0, max(0, step - start) / max(1, tc.total_steps - start))
     return tc.min_lr + 0.5 * (tc.lr - tc.min_lr) * (1 + math.cos(math.pi * progress))
+
+
+def schedule_step(step: int, seconds: float, tc: TrainConfig) -> int:
+    """The step the learning-rate schedule is at: ``step``, or with ``schedule_minutes`` set, the
+    step that much training time would be at, if further along. A run with a time budget (a lent
+    GPU of unknown speed) then warms up by steps but still cools down fully before its time is up."""
+    if tc.schedule_minutes <= 0:
+        return step
+    return max(step, int(seconds / (tc.schedule_minutes * 60) * tc.total_steps))
 
 
 def update_average(average: Pix2TexModel, model: Pix2TexModel, decay: float, updates: int) -> None:
@@ -198,7 +208,15 @@ def train(
         [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=tc.lr, fused=True,
     )  # fmt: skip
-    state = {"step": 0, "epoch": 0, "consumed": 0, "best": -1.0, "samples": 0, "ema_updates": 0}
+    state = {
+        "step": 0,
+        "epoch": 0,
+        "consumed": 0,
+        "best": -1.0,
+        "samples": 0,
+        "ema_updates": 0,
+        "seconds": 0.0,
+    }
     last = out / "last.pt"
     ckpt = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
     if ckpt is not None:
@@ -247,6 +265,7 @@ def train(
     bar = _progress(tc.total_steps, state["step"])
     stable_step = decay_start(tc) if tc.decay_steps > 0 else None  # where a late decay begins
     t0 = last_ckpt = time.monotonic()
+    seconds0 = state["seconds"]  # training time of earlier processes of this run
     running, n_running = 0.0, 0
     model.train()
     try:
@@ -257,10 +276,12 @@ def train(
             )  # fmt: skip
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
+                state["seconds"] = seconds0 + time.monotonic() - t0
                 if state["step"] == stable_step:
                     save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
+                at = schedule_step(state["step"], state["seconds"], tc)
                 for group in opt.param_groups:
-                    group["lr"] = learning_rate(state["step"], tc)
+                    group["lr"] = learning_rate(at, tc)
                 with amp:
                     logits = model(images, tokens[:, :-1])  # (B, T-1, V)
                     loss = F.cross_entropy(
@@ -283,8 +304,15 @@ def train(
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(loss=f"{running / n_running:.3f}", epoch=state["epoch"])
+                out_of_time = max_minutes is not None and time.monotonic() - t0 > max_minutes * 60
+                finished = (
+                    max(state["step"], at) >= tc.total_steps
+                    or (max_steps and state["step"] >= max_steps)
+                    or out_of_time
+                )
                 metrics: dict[str, float] = {}
-                if val_examples and state["step"] % tc.val_every == 0:
+                # the last weights are validated too: after a decay they are often the best
+                if val_examples and (state["step"] % tc.val_every == 0 or finished):
                     metrics = validate(best_model, cfg, tokenizer, val_examples, dev)
                     model.train()
                     if metrics["bleu"] > state["best"]:
@@ -294,7 +322,7 @@ def train(
                 if metrics or state["step"] % tc.log_every == 0:
                     writer.writerow([
                         round(time.monotonic() - t0, 1), state["step"], state["epoch"], state["samples"],
-                        f"{learning_rate(state['step'], tc):.3g}", f"{running / max(n_running, 1):.4f}",
+                        f"{learning_rate(at, tc):.3g}", f"{running / max(n_running, 1):.4f}",
                         *(f"{metrics[k]:.4f}" if k in metrics else "" for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")),
                     ])  # fmt: skip
                     log_file.flush()
@@ -302,12 +330,7 @@ def train(
                 if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:
                     save()
                     last_ckpt = time.monotonic()
-                out_of_time = max_minutes is not None and time.monotonic() - t0 > max_minutes * 60
-                if (
-                    state["step"] >= tc.total_steps
-                    or (max_steps and state["step"] >= max_steps)
-                    or out_of_time
-                ):
+                if finished:
                     save()
                     return {**state, "loss": loss.item()}
             state["epoch"] += 1
