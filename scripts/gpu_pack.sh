@@ -7,13 +7,13 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${1:?usage: gpu_pack.sh DATA_DIR [SHARDS]}"
-SHARDS="${2:-$([ -n "${INIT:-}" ] && echo 2 || echo 3)}"  # the init weights take one shard's room
+SHARDS="${2:-$([ -n "${INIT:-}" ] && echo 3 || echo 4)}"  # the init weights take one shard's room
 FORMULAS="${FORMULAS:-$ROOT/../shared/data/formulas/train}"
 OUT="$ROOT/.gpu"
 grep -qx '/.gpu/' "$ROOT/.git/info/exclude" 2>/dev/null || echo '/.gpu/' >> "$ROOT/.git/info/exclude"
 rm -rf "$OUT"; mkdir -p "$OUT/shards" "$OUT/val" "$OUT/formulas"
 n=0
-# the first shards of each source in turn (a mix of display, inline, exam and handwriting renders)
+# the first shard of each source in turn (display, inline, exam and CROHME formulas), then the second...
 for shard in $(ls "$DATA"/*/shard-*.tar | grep -v '/val/' | awk -F/ '{print $NF, $0}' | sort | cut -d' ' -f2 | head -n "$SHARDS"); do
     cp "$shard" "$OUT/shards/shard-$(printf %05d $n).tar"; n=$((n + 1))
 done

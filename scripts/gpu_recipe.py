@@ -74,8 +74,8 @@ def main() -> int:
     if device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-        # no cudnn.benchmark: bucketed batches come in many shapes, and timing the convolution
-        # algorithms anew for each one left an H200 2 % busy (one CPU thread tuning) on the first try
+        # no cudnn.benchmark: bucketed batches come in many shapes, and timing the convolutions anew
+        # for each one is the likely reason the first try left an H200 2 % busy (one CPU thread working)
     shutil.rmtree(args.work, ignore_errors=True)
     args.work.mkdir(parents=True)
     formulas = [f for path in sorted((args.bundle / "formulas").glob("*.txt*")) for f in read_formulas(path)]
