@@ -280,8 +280,9 @@ def train(
                 if state["step"] == stable_step:
                     save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
                 at = schedule_step(state["step"], state["seconds"], tc)
+                lr = learning_rate(at, tc)
                 for group in opt.param_groups:
-                    group["lr"] = learning_rate(at, tc)
+                    group["lr"] = lr
                 with amp:
                     logits = model(images, tokens[:, :-1])  # (B, T-1, V)
                     loss = F.cross_entropy(
@@ -322,7 +323,7 @@ def train(
                 if metrics or state["step"] % tc.log_every == 0:
                     writer.writerow([
                         round(time.monotonic() - t0, 1), state["step"], state["epoch"], state["samples"],
-                        f"{learning_rate(at, tc):.3g}", f"{running / max(n_running, 1):.4f}",
+                        f"{lr:.3g}", f"{running / max(n_running, 1):.4f}",
                         *(f"{metrics[k]:.4f}" if k in metrics else "" for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")),
                     ])  # fmt: skip
                     log_file.flush()
