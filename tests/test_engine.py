@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from texpaste.engine import Recognition, Recognizer
 from texpaste.errors import ImageError, NoFormulaError
@@ -87,3 +88,20 @@ def test_import_has_no_side_effects(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
+
+
+def test_runaway_output_is_stopped_unless_the_guard_is_off(tiny_model_dir):
+    guarded, free = (Recognizer.from_directory(tiny_model_dir, guard=g) for g in (True, False))
+    _, x, _ = guarded.tokenizer.encode("x")  # BOS, x, EOS
+    for rec in (guarded, free):
+        with torch.no_grad():  # every step now answers "x": a loop
+            rec.model.decoder.net.to_logits.bias[x] += 1e4
+    image = draw_formula()
+    assert free.recognize(image).latex == "x" * (free.cfg.max_seq_len - 1)
+    for candidates in (1, 3):
+        assert guarded.recognize(image, candidates=candidates).latex == "x"
+
+
+def test_small_images_get_a_length_bound(tiny_recognizer):
+    guard = tiny_recognizer._guard([(32, 32), (64, 256)])
+    assert guard.max_lens.tolist() == [16 + 20, 16 + 20 * 16]

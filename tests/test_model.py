@@ -10,7 +10,7 @@ import torch
 from texpaste.errors import ModelError
 from texpaste.model.checkpoint import load_into, read_state_dict
 from texpaste.model.config import ModelConfig
-from texpaste.model.generate import beam_search, sample, top_k_filter
+from texpaste.model.generate import Guard, beam_search, find_loop, sample, top_k_filter
 from texpaste.model.network import Pix2TexModel
 from texpaste.model.resizer import build_resizer
 from texpaste.store import ASSETS_DIR
@@ -190,3 +190,84 @@ def test_vocab_limit_only_picks_spellable_ids(tiny):
         state = tiny.decoder.start(ctx, 5, vocab=20)
         assert tiny.decoder.step(torch.ones(2, dtype=torch.long), state).shape == (2, 20)
     assert all(t < 20 for h in limited for t in h.tokens)
+
+
+# ---------------------------------------------------------------- runaway guard
+
+
+def test_find_loop_catches_short_patterns_and_keeps_their_first_pass():
+    assert find_loop([5] * 40) == 1
+    assert find_loop([9, 8] + [1, 2] * 20) == 4
+    assert find_loop([7] + [1, 2, 3, 4, 5, 6, 7, 8] * 5) == 9
+    assert find_loop([5] * 31) is None  # one token 31 times is not yet a loop
+    assert find_loop(list(range(60))) is None
+
+
+def test_no_real_label_looks_like_a_loop():
+    from texpaste.latex import training_label
+    from texpaste.model.tokenizer import Tokenizer
+
+    tok = Tokenizer(ASSETS_DIR / "pix2tex" / "tokenizer.json", pad=0, bos=1, eos=2)
+    formulas = (DATA / "regression_formulas.txt").read_text().splitlines()
+    formulas += [r"\left( \begin{array}{cccccccc} 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \end{array} \right)",
+                 r"C=xx^*xx^* xx^*xx^*", r"\}\}\}\}\}\}\}\}\}\}\}\}"]  # fmt: skip
+    for latex in formulas:
+        assert find_loop(tok.encode(training_label(latex))) is None, latex
+
+
+@pytest.fixture
+def looping(tiny):
+    """The tiny model with its logits pushed towards token 7: greedy decoding repeats it forever."""
+    bias = tiny.decoder.net.to_logits.bias
+    saved = bias.detach().clone()
+    with torch.no_grad():
+        bias[7] += 1e4
+    yield tiny
+    with torch.no_grad():
+        bias.copy_(saved)
+
+
+def test_greedy_and_sampling_stop_a_loop(looping):
+    with torch.inference_mode():
+        ctx = looping.encoder(torch.randn(2, 1, 64, 128))
+        free = sample(looping.decoder, ctx, bos=1, eos=2, max_len=39)
+        guarded = sample(looping.decoder, ctx, bos=1, eos=2, max_len=39, guard=Guard())
+        sampled = sample(looping.decoder, ctx, bos=1, eos=2, max_len=39, temperature=0.5, guard=Guard())
+    assert [len(h.tokens) for h in free] == [39, 39]
+    for h in guarded + sampled:
+        assert h.tokens == [7] and not h.finished
+
+
+def test_beam_search_stops_loops_and_still_returns_candidates(looping):
+    with torch.inference_mode():
+        ctx = looping.encoder(torch.randn(2, 1, 64, 128))
+        # a rule scaled to the tiny model's 40 tokens, so beams that leave the loop once are caught too
+        results = beam_search(looping.decoder, ctx, bos=1, eos=2, max_len=39, beams=3, guard=Guard(min_span=8))
+    for hyps in results:
+        assert len(hyps) == 3 and all(len(h.tokens) < 16 for h in hyps)  # nothing ran to the limit
+        assert [7] in [h.tokens for h in hyps]  # the loop, cut to its first pass
+        assert len({tuple(h.tokens) for h in hyps}) == len(hyps)
+        cut = [h.finished for h in hyps].index(False)
+        assert all(not h.finished for h in hyps[cut:])  # cut answers rank after finished ones
+
+
+def test_the_length_bound_cuts_each_row_at_its_own_limit(tiny):
+    with torch.inference_mode():
+        ctx = tiny.encoder(torch.randn(2, 1, 64, 128))
+        guard = Guard(max_lens=torch.tensor([3, 39]))
+        free = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=39, ignore_eos=True)
+        greedy = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=39, guard=guard)
+        beams = beam_search(tiny.decoder, ctx, bos=1, eos=2, max_len=39, beams=2, guard=guard)
+    assert len(greedy[0].tokens) <= 3 and greedy[0].tokens == free[0].tokens[: len(greedy[0].tokens)]
+    assert all(len(h.tokens) <= 3 for h in beams[0])
+    assert max(len(h.tokens) for h in beams[1]) > 3 or all(h.finished for h in beams[1])
+
+
+def test_without_a_guard_decoding_is_unchanged(tiny):
+    with torch.inference_mode():
+        ctx = tiny.encoder(torch.randn(3, 1, 64, 128))
+        a = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=30)
+        b = sample(tiny.decoder, ctx, bos=1, eos=2, max_len=30, guard=Guard())
+    for x, y in zip(a, b):  # random weights rarely loop in 30 tokens; where they do not, nothing changes
+        if find_loop(x.tokens) is None:
+            assert x == y

@@ -133,3 +133,43 @@ def test_render_match_compares_ink_not_margins():
     a, b, c = render_tex([r"\frac{a}{b}", r"{a \over b}", r"\frac{a}{c}"], dpi=120).images
     assert images_match(a, b) is True  # a plain bool: the report is JSON
     assert not images_match(a, c)
+
+
+def test_a_mix_sets_each_styles_share_of_the_epoch():
+    from texpaste.training.dataset import Example, epoch_order
+
+    examples = [Example(b"", [1, 2], "x", "tex") for _ in range(90)] + [Example(b"", [1, 2], "x", "pdf")] * 10
+    plain = epoch_order(examples, seed=1, epoch=0)
+    assert sorted(plain) == list(range(100))
+    mixed = epoch_order(examples, seed=1, epoch=0, mix={"tex": 0.5, "pdf": 0.5, "katex": 0.2})
+    styles = [examples[i].style for i in mixed]
+    assert len(mixed) == 100 and styles.count("pdf") == 50 and styles.count("tex") == 50  # katex: no pool
+    assert set(mixed[:100]) >= set(range(90, 100))  # the small pool is cycled through, all of it
+    assert mixed == epoch_order(examples, seed=1, epoch=0, mix={"tex": 0.5, "pdf": 0.5})
+    assert mixed != epoch_order(examples, seed=1, epoch=1, mix={"tex": 0.5, "pdf": 0.5})
+
+
+def test_shards_record_their_renderer_and_training_reads_it(shards):
+    from texpaste.model.tokenizer import Tokenizer
+    from texpaste.store import ASSETS_DIR
+    from texpaste.training.dataset import load_examples
+
+    tok = Tokenizer(ASSETS_DIR / "pix2tex" / "tokenizer.json", pad=0, bos=1, eos=2)
+    assert {ex.style for ex in load_examples([shards], tok, 64)} == {"tex"}
+
+
+@pytest.mark.web
+@pytest.mark.tex
+def test_eval_scores_screenshot_styles_one_by_one_and_their_mean(tiny_model_dir, tmp_path):
+    from texpaste.training.evaluate import SCREENSHOT_STYLES, evaluate_styles
+
+    formulas = tmp_path / "f.txt"
+    formulas.write_text("\n".join(FORMULAS[:6]) + "\n")
+    styles = {k: SCREENSHOT_STYLES[k] for k in ("katex-dark-2x", "pdf-txfonts-72dpi")}
+    report = evaluate_styles(tiny_model_dir, formulas, EvalSettings(n=4, threads=1), styles, out=tmp_path / "r.json")
+    assert set(report["styles"]) == set(styles)
+    for metrics in report["styles"].values():
+        assert metrics["n"] == 4 and "render_match" not in metrics
+    bleus = [m["bleu"] for m in report["styles"].values()]
+    assert report["metrics"]["bleu"] == pytest.approx(sum(bleus) / 2)
+    assert main(["eval", str(tiny_model_dir), "--formulas", str(formulas), "--n", "2", "--styles", "nope"]) != 0

@@ -16,6 +16,9 @@ from pathlib import Path
 from . import __version__
 from .errors import TexpasteError
 
+# texpaste.data.build.RENDERERS' keys, spelled here so building the parser imports no renderer
+RENDERER_NAMES = ("tex", "mathtext", "katex", "mathjax", "pdf")
+
 log = logging.getLogger("texpaste")
 
 
@@ -204,18 +207,27 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.data:
         raise TexpasteError("texpaste train needs --data (shard directories) unless --export is given.")
     result = train(args.config, args.data, args.out, val_dir=args.val, device=args.device,
-                   max_steps=args.max_steps, max_minutes=args.max_minutes)  # fmt: skip
+                   max_steps=args.max_steps, max_minutes=args.max_minutes, init=args.init)  # fmt: skip
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .training.evaluate import EvalSettings, evaluate
+    from .training.evaluate import SCREENSHOT_STYLES, EvalSettings, evaluate, evaluate_styles
 
     settings = EvalSettings(n=args.n, renderer=args.renderer, font=args.font, dpi=args.dpi, seed=args.seed,
                             batch_size=args.batch_size, temperature=args.temperature, threads=args.threads)  # fmt: skip
-    report = evaluate(args.model, args.formulas, settings, out=args.out, progress=sys.stderr.isatty())
-    sys.stdout.write(json.dumps(report["metrics"], indent=2) + "\n")
+    if not args.styles:
+        report = evaluate(args.model, args.formulas, settings, out=args.out, progress=sys.stderr.isatty())
+        sys.stdout.write(json.dumps(report["metrics"], indent=2) + "\n")
+        return 0
+    names = list(SCREENSHOT_STYLES) if args.styles == ["screenshots"] else args.styles
+    unknown = [n for n in names if n not in SCREENSHOT_STYLES]
+    if unknown:
+        raise TexpasteError(f"Unknown style {unknown[0]}; choose screenshots or any of {', '.join(SCREENSHOT_STYLES)}.")
+    report = evaluate_styles(args.model, args.formulas, settings, {n: SCREENSHOT_STYLES[n] for n in names},
+                             out=args.out, progress=sys.stderr.isatty())  # fmt: skip
+    sys.stdout.write(json.dumps({"mean": report["metrics"], **report["styles"]}, indent=2) + "\n")
     return 0
 
 
@@ -323,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", required=True, help="output directory for shard-*.tar")
     d.add_argument("--n", type=int, required=True, help="number of images to write")
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--renderer", choices=("tex", "mathtext"), default="tex")
+    d.add_argument("--renderer", choices=RENDERER_NAMES, default="tex")
     d.add_argument("--fonts", nargs="*", help="fonts to draw from (default: all of the renderer's)")
     d.add_argument("--dpi", type=int, nargs=2, default=(100, 180), metavar=("LOW", "HIGH"))
     d.add_argument("--max-size", type=int, nargs=2, default=(800, 200), metavar=("WIDTH", "HEIGHT"))
@@ -338,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu or cuda (default: best available)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in total")
     t.add_argument("--max-minutes", type=float, help="stop (and checkpoint) after this long")
+    t.add_argument("--init", metavar="MODEL_DIR", help="start a new run from this model's weights (e.g. the shipped one)")
     t.add_argument(
         "--export", metavar="DIR", help="write the run's latest checkpoint as a model directory; no training"
     )
@@ -348,13 +361,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--formulas", required=True, help="one formula per line (.txt or .txt.gz)")
     e.add_argument("--n", type=int, default=1000, help="number of formulas (seeded sample)")
     e.add_argument("--out", help="write the JSON report here")
-    e.add_argument("--renderer", choices=("tex", "mathtext"), default="tex")
+    e.add_argument("--renderer", choices=RENDERER_NAMES, default="tex")
     e.add_argument("--font", default="cm")
     e.add_argument("--dpi", type=int, default=120)
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--batch-size", type=int, default=10, help="pix2tex's eval batch size (BLEU is per batch)")
     e.add_argument("--temperature", type=float, default=0.0)
     e.add_argument("--threads", type=int)
+    e.add_argument("--styles", nargs="+", metavar="STYLE",
+                   help="score screenshot styles instead (screenshots = all: katex-light-1x, pdf-cm-96dpi, ...)")  # fmt: skip
     e.set_defaults(func=cmd_eval)
     dm = sub.add_parser("daemon", help="the per-user model daemon: run (default), status, stop")
     dm.add_argument("action", nargs="?", choices=("run", "status", "stop"), default="run")

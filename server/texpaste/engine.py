@@ -10,6 +10,7 @@ and the contexts are padded and masked, so batching never changes a result.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -26,7 +27,7 @@ from .errors import ModelError, TexpasteError
 from .latex import post_process, strip_delimiters
 from .model.checkpoint import load_into, read_state_dict
 from .model.config import ModelConfig
-from .model.generate import Hypothesis, beam_search, sample
+from .model.generate import Guard, Hypothesis, beam_search, sample
 from .model.network import Pix2TexModel
 from .model.resizer import build_resizer
 from .model.tokenizer import Tokenizer
@@ -35,6 +36,7 @@ from .store import ResolvedModel, resolve
 log = logging.getLogger(__name__)
 
 ImageInput = Any  # PIL.Image.Image | bytes | str | Path
+LENGTH_SLACK = 16  # tokens allowed beyond ``tokens_per_cell`` x cells (short formulas in small images)
 
 
 @dataclass
@@ -92,9 +94,13 @@ class Recognizer:
         dtype: torch.dtype = torch.float32,
         name: str = "model",
         notice: str | None = None,
+        rescale: bool = True,
+        guard: bool = True,
     ):
         self.model, self.tokenizer, self.cfg, self.resizer = model, tokenizer, cfg, resizer
         self.device, self.dtype, self.name, self.notice = device, dtype, name, notice
+        self.rescale = rescale  # glyph-scale normalisation (off: pix2tex's exact preprocessing)
+        self.guard = guard  # stop looping hypotheses, bound the length by the image (off: pix2tex's decoding)
         self._lock = threading.Lock()  # one inference at a time on the shared weights
         self._resizer_seconds = 0.0
 
@@ -108,10 +114,13 @@ class Recognizer:
         half: bool | None = None,
         download: bool = True,
         progress: Callable[[str, int, int | None], None] | None = None,
+        rescale: bool = True,
+        guard: bool = True,
     ) -> Recognizer:
         """Load a named model (``pix2tex``, ``texpaste-small``), a model directory, or the default.
 
-        ``half`` defaults to float16 on CUDA/MPS and float32 on the CPU.
+        ``half`` defaults to float16 on CUDA/MPS and float32 on the CPU. ``rescale`` and ``guard``
+        switch glyph-scale normalisation and the runaway guard (both on: pix2tex has neither).
         """
         resolved: ResolvedModel = resolve(
             str(model) if model is not None else None, download=download, progress=progress
@@ -121,13 +130,13 @@ class Recognizer:
         use_half = dev.type in ("cuda", "mps") if half is None else half
         return cls.from_directory(
             resolved.path, device=dev, dtype=torch.float16 if use_half else torch.float32,
-            name=resolved.name, notice=resolved.notice,
+            name=resolved.name, notice=resolved.notice, rescale=rescale, guard=guard,
         )  # fmt: skip
 
     @classmethod
     def from_directory(
         cls, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-        name: str | None = None, notice: str | None = None,
+        name: str | None = None, notice: str | None = None, rescale: bool = True, guard: bool = True,
     ) -> Recognizer:  # fmt: skip
         path = Path(path)
         cfg = ModelConfig.from_yaml(path / "config.yaml")
@@ -145,15 +154,23 @@ class Recognizer:
             resizer = resizer.to(device).eval()  # the resizer stays float32: it is small and argmax-sensitive
         model = model.to(device=device, dtype=dtype).eval()
         return cls(model, tokenizer, cfg, resizer=resizer, device=torch.device(device), dtype=dtype,
-                   name=name or path.name, notice=notice)  # fmt: skip
+                   name=name or path.name, notice=notice, rescale=rescale, guard=guard)  # fmt: skip
 
     # -- stages ---------------------------------------------------------------------------
 
     def preprocess(self, image: ImageInput, resize: bool = True) -> np.ndarray:
-        """Any accepted input -> the normalised (H, W) float32 array the encoder expects."""
+        """Any accepted input -> the normalised (H, W) float32 array the encoder expects.
+
+        By default the glyphs are rescaled to the height the model was trained on
+        (``glyph_height`` of its config); pix2tex's resizer network, slow and unreliable on
+        sizes it never saw, then has nothing left to do. With ``rescale=False`` on the
+        Recognizer the pixels are pix2tex's own (resizer loop included when ``resize``).
+        """
         img = imaging.open_image(image)
         max_dims = (self.cfg.max_width, self.cfg.max_height)
         min_dims = (self.cfg.min_width, self.cfg.min_height)
+        if self.rescale and self.cfg.glyph_height:
+            return imaging.prepare(img, max_dims, min_dims, glyph_height=self.cfg.glyph_height)
         if self.resizer is not None and resize:
             return imaging.resizer_loop(img, self._predict_width, max_dims, min_dims)
         return imaging.prepare(img, max_dims, min_dims)
@@ -192,17 +209,28 @@ class Recognizer:
 
     def decode(
         self, context: torch.Tensor, mask: torch.Tensor | None, *, candidates: int, temperature: float,
-        max_tokens: int | None, generator: torch.Generator | None = None,
+        max_tokens: int | None, generator: torch.Generator | None = None, shapes: Sequence[tuple[int, ...]] = (),
     ) -> list[list[Hypothesis]]:  # fmt: skip
+        """Hypotheses per image; ``shapes`` (the input arrays' (H, W)) bound each one's length."""
         cfg = self.cfg
         max_len = min(max_tokens or cfg.max_seq_len, cfg.max_seq_len) - 1
+        guard = self._guard(shapes) if self.guard else None
         if candidates > 1:
             return beam_search(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
-                               beams=candidates, context_mask=mask, vocab=self.tokenizer.vocab_size)  # fmt: skip
+                               beams=candidates, context_mask=mask, vocab=self.tokenizer.vocab_size,
+                               guard=guard)  # fmt: skip
         hyps = sample(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
                       temperature=temperature, context_mask=mask, generator=generator,
-                      vocab=self.tokenizer.vocab_size)  # fmt: skip
+                      vocab=self.tokenizer.vocab_size, guard=guard)  # fmt: skip
         return [[h] for h in hyps]
+
+    def _guard(self, shapes: Sequence[tuple[int, ...]]) -> Guard:
+        """Loop detection, and a length bound of what each image can hold at the trained glyph size."""
+        rate = self.cfg.tokens_per_cell
+        if not rate or not shapes:
+            return Guard()
+        lens = [LENGTH_SLACK + math.ceil(rate * h * w / 1024) for h, w in shapes]
+        return Guard(max_lens=torch.tensor(lens))
 
     def to_text(self, tokens: list[int]) -> str:
         return post_process(strip_delimiters(self.tokenizer.decode(tokens)))
@@ -247,7 +275,8 @@ class Recognizer:
                 if seed is not None:
                     generator = torch.Generator(device=self.device).manual_seed(seed)
                 hyps = self.decode(context, mask, candidates=candidates, temperature=temperature,
-                                   max_tokens=max_tokens, generator=generator)  # fmt: skip
+                                   max_tokens=max_tokens, generator=generator,
+                                   shapes=[arrays[i].shape for i in order])  # fmt: skip
                 t3 = time.perf_counter()
                 timings = {"preprocess": (t1 - t0 - self._resizer_seconds) * 1e3, "resizer": self._resizer_seconds * 1e3,
                            "encoder": (t2 - t1) * 1e3, "decoder": (t3 - t2) * 1e3,

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, NoFormulaError
+from .glyphs import rescale_to_glyph_height
 
 MAX_BYTES = 64 * 2**20  # a 4K RGBA BMP from a clipboard is ~33 MB
 MAX_PIXELS = 40_000_000  # e.g. 8000x5000; checked on the header, before any pixel is decoded
@@ -227,12 +228,19 @@ def prepare(
     img: Image.Image,
     max_dimensions: tuple[int, int] = MAX_DIMENSIONS,
     min_dimensions: tuple[int, int] = MIN_DIMENSIONS,
+    glyph_height: float | None = None,
 ) -> np.ndarray:
     """The model input without the resizer (pix2tex §2.1 steps 2, 3b, 4): a float32 (H, W) array.
 
     ``pad`` runs twice, as in pix2tex: the second pass re-stretches and re-crops the downscaled image.
+    With ``glyph_height`` (px), the cropped image is first rescaled so its glyphs are that tall
+    (:mod:`texpaste.glyphs`): the size the model was trained on, whatever the screen's zoom or DPI.
+    Without it the pixels are pix2tex's exactly.
     """
-    return normalize(pad(minmax_size(pad(img), max_dimensions, min_dimensions)))
+    cropped = pad(img)
+    if glyph_height:
+        cropped = rescale_to_glyph_height(cropped, glyph_height)
+    return normalize(pad(minmax_size(cropped, max_dimensions, min_dimensions)))
 
 
 def resize_width(img: Image.Image, width: int, height: int, ratio: float) -> Image.Image:

@@ -22,15 +22,21 @@ from pathlib import Path
 from ..errors import RenderError, TexpasteError
 from .mathtext import FONTS as MATHTEXT_FONTS
 from .mathtext import render_mathtext
+from .pdf import FONTS as PDF_FONTS
+from .pdf import render_pdf
 from .shards import Sample, encode_png, write_shard
 from .tex import FONTS as TEX_FONTS
 from .tex import render_tex, screen, tex_available
+from .web import KATEX_FONTS, MATHJAX_FONTS, render_katex, render_mathjax
 
 log = logging.getLogger(__name__)
 
 RENDERERS: dict[str, tuple[Callable, dict]] = {
     "tex": (render_tex, TEX_FONTS),
     "mathtext": (render_mathtext, MATHTEXT_FONTS),
+    "katex": (render_katex, KATEX_FONTS),
+    "mathjax": (render_mathjax, MATHJAX_FONTS),
+    "pdf": (render_pdf, PDF_FONTS),
 }
 
 
@@ -101,7 +107,7 @@ def _render_chunk(
         if max_size and (img.width > max_size[0] or img.height > max_size[1]):
             too_large += 1
             continue
-        samples.append(Sample(latex=latex, font=font, dpi=dpi, png=encode_png(img)))
+        samples.append(Sample(latex=latex, font=font, dpi=dpi, png=encode_png(img), renderer=renderer))
     return samples, result.failed, too_large
 
 

@@ -21,6 +21,7 @@ class Sample:
     font: str
     dpi: int
     png: bytes
+    renderer: str = "tex"  # the style, for the training mix (shards written before it had one are TeX)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

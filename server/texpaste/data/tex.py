@@ -14,7 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from PIL import Image
@@ -86,12 +86,18 @@ def _document(formulas: Sequence[str], font: str) -> str:
         r"\begin{document}",
     ]
     for i, latex in enumerate(formulas):
-        lines.append(rf"\typeout{{@@F {i}}}\sbox0{{$\displaystyle {latex}$}}\shipout\box0")
+        lines.append(rf"{mark(i)}\sbox0{{$\displaystyle {latex}$}}\shipout\box0")
     lines.append(r"\end{document}")
     return "\n".join(lines) + "\n"
 
 
-def _failed_indices(log: str) -> set[int]:
+def mark(i: int) -> str:
+    """TeX code that logs where formula ``i`` begins, so :func:`failed_indices` can blame it."""
+    return rf"\typeout{{@@F {i}}}"
+
+
+def failed_indices(log: str) -> set[int]:
+    """Indices of the formulas the TeX log shows an error or a missing glyph for."""
     failed, current = set(), None
     for line in log.splitlines():
         if line.startswith("@@F "):
@@ -101,31 +107,30 @@ def _failed_indices(log: str) -> set[int]:
     return failed
 
 
+def run_tool(cmd: list[str], cwd: str, timeout: float) -> None:
+    """Run one TeX-side program in ``cwd``: no shell escape, file access confined to ``cwd``."""
+    env = {**os.environ, "openout_any": "p", "openin_any": "p", "shell_escape": "f"}
+    try:
+        subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise RenderError(f"{cmd[0]} timed out after {timeout:.0f} s.") from exc
+
+
 def _run(formulas: Sequence[str], font: str, dpi: int, timeout: float) -> list[Image.Image | None]:
     with tempfile.TemporaryDirectory(prefix="texpaste-tex-") as tmp:
         tex = os.path.join(tmp, "f.tex")
         with open(tex, "w", encoding="utf-8") as fh:
             fh.write(_document(formulas, font))
-        env = {**os.environ, "openout_any": "p", "openin_any": "p", "shell_escape": "f"}
-        try:
-            subprocess.run(
-                ["latex", "-interaction=nonstopmode", "-no-shell-escape", "f.tex"],
-                cwd=tmp, env=env, capture_output=True, timeout=timeout, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise RenderError(f"TeX timed out after {timeout:.0f} s.") from exc
+        run_tool(["latex", "-interaction=nonstopmode", "-no-shell-escape", "f.tex"], tmp, timeout)
         dvi = os.path.join(tmp, "f.dvi")
         if not os.path.exists(dvi):
             raise RenderError("TeX produced no output.")
         with open(os.path.join(tmp, "f.log"), encoding="latin-1") as fh:
-            failed = _failed_indices(fh.read())
-        try:
-            subprocess.run(
-                ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
-                cwd=tmp, capture_output=True, timeout=timeout, check=False,
-            )  # fmt: skip
-        except subprocess.TimeoutExpired as exc:
-            raise RenderError(f"dvipng timed out after {timeout:.0f} s.") from exc
+            failed = failed_indices(fh.read())
+        run_tool(
+            ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
+            tmp, timeout,
+        )  # fmt: skip
         pages = sorted(
             (int(name[1:-4]), name)
             for name in os.listdir(tmp)
@@ -158,6 +163,17 @@ def render_tex(
         raise RenderError(
             "latex and dvipng are not installed; install TeX Live or use the mathtext renderer."
         )
+    return render_bisecting(formulas, lambda chunk, t: _run(chunk, font, dpi, t), timeout)
+
+
+def render_bisecting(
+    formulas: Sequence[str],
+    run: Callable[[list[str], float], list[Image.Image | None]],
+    timeout: float | None = None,
+) -> RenderResult:
+    """Screen the formulas and render the safe ones with ``run(chunk, timeout)``, one TeX run
+    for all of them; a run that raises :class:`RenderError` is split in half and retried, down
+    to single formulas, which then count as failed."""
     images: list[Image.Image | None] = [None] * len(formulas)
     todo = [i for i, f in enumerate(formulas) if screen(f) is None]
 
@@ -165,7 +181,7 @@ def render_tex(
         if not idx:
             return
         try:
-            out = _run([formulas[i] for i in idx], font, dpi, timeout or 10.0 + 0.05 * len(idx))
+            out = run([formulas[i] for i in idx], timeout or 10.0 + 0.05 * len(idx))
         except RenderError:
             if len(idx) == 1:
                 return

@@ -54,6 +54,9 @@ class ModelConfig:
     pad_token: int = 0
     temperature: float = 0.2
     encoder_structure: str = "hybrid"
+    # texpaste's own keys (pix2tex's configs lack them; the defaults describe pix2tex's model)
+    glyph_height: float = 12.8  # px the glyphs are rescaled to before preprocessing; 0 = never rescale
+    tokens_per_cell: float = 20.0  # length bound: 16 + this many tokens per 32x32 cell of the input; 0 = none
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property

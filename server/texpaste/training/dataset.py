@@ -29,12 +29,15 @@ from ..latex import training_label
 from ..model.config import ModelConfig
 from ..model.tokenizer import Tokenizer
 
+GROUP_BATCHES = 4  # batches of one image size sorted together by label length
+
 
 @dataclass
 class Example:
     png: bytes
     ids: list[int]
     latex: str
+    style: str = "tex"  # the renderer that made the image
 
 
 def label_ids(latex: str, tokenizer: Tokenizer, max_len: int) -> list[int] | None:
@@ -61,7 +64,7 @@ def load_examples(
             for s in read_shard(path):
                 ids = label_ids(s.latex, tokenizer, max_len)
                 if ids is not None:
-                    out.append(Example(s.png, ids, s.latex))
+                    out.append(Example(s.png, ids, s.latex, s.renderer))
     return out
 
 
@@ -77,7 +80,8 @@ def image_array(png: bytes, cfg: ModelConfig, rng: random.Random | None) -> np.n
     if rng is not None:
         img = augment(img.convert("RGB") if rng.random() < 0.5 else img.convert("L"), rng)
     try:
-        return imaging.prepare(img, (cfg.max_width, cfg.max_height), (cfg.min_width, cfg.min_height))
+        return imaging.prepare(img, (cfg.max_width, cfg.max_height), (cfg.min_width, cfg.min_height),
+                               glyph_height=cfg.glyph_height)  # fmt: skip
     except ImageError:
         return None
 
@@ -89,6 +93,32 @@ def collate(arrays: list[np.ndarray], ids: list[list[int]], pad: int) -> tuple[t
     for i, x in enumerate(ids):
         tokens[i, : len(x)] = torch.tensor(x)
     return images, tokens
+
+
+def epoch_order(examples: list[Example], seed: int, epoch: int, mix: dict[str, float] | None = None) -> list[int]:
+    """The examples of one epoch, shuffled: each once, or with ``mix`` (style -> share), as many of
+    each style as its share of the epoch (``len(examples)`` draws), cycling through a style whose
+    pool is smaller and leaving out styles the mix does not name.
+
+    Deterministic in (seed, epoch), so a resumed run sees the same stream."""
+    rng = random.Random(seed * 1_000_003 + epoch)
+    if not mix:
+        order = list(range(len(examples)))
+        rng.shuffle(order)
+        return order
+    pools: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        pools.setdefault(ex.style, []).append(i)
+    shares = {style: share for style, share in mix.items() if share > 0 and pools.get(style)}
+    total = sum(shares.values())
+    order = []
+    for style, share in sorted(shares.items()):
+        pool = pools[style]
+        want = round(len(examples) * share / total)
+        passes = [rng.sample(pool, len(pool)) for _ in range(-(-want // len(pool)))]
+        order.extend([i for p in passes for i in p][:want])
+    rng.shuffle(order)
+    return order
 
 
 def bucketed_batches(
@@ -103,19 +133,26 @@ def bucketed_batches(
     augment_data: bool = True,
     skip: int = 0,
     workers: int = 0,
+    mix: dict[str, float] | None = None,
+    group_lengths: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
     """Yields (images (B,1,H,W), tokens (B,T), examples consumed so far in this epoch).
 
-    ``workers`` > 0 decodes and augments in that many processes (a GPU outruns one CPU thread).
+    ``workers`` > 0 decodes and augments in that many processes (a GPU outruns one CPU thread);
+    ``mix`` sets each style's share of the epoch (:func:`epoch_order`); ``group_lengths`` waits
+    for ``GROUP_BATCHES`` batches' worth of a size and cuts them from its images sorted by label
+    length, so a batch's labels are of similar length (about half of the decoder's positions are
+    padding otherwise).
     """
-    order = list(range(len(examples)))
-    random.Random(seed * 1_000_003 + epoch).shuffle(order)
+    order = epoch_order(examples, seed, epoch, mix)
     buckets: dict[tuple[int, int], list[tuple[np.ndarray, list[int]]]] = {}
     executor = ProcessPoolExecutor(workers) if workers > 0 else None
     mapper = executor.map if executor else map
     for start in range(skip, len(order), pool):
         chunk = order[start : start + pool]
-        jobs = [(examples[i].png, cfg, f"{seed}/{epoch}/{i}" if augment_data else None) for i in chunk]
+        # with a mix an example can come twice in an epoch: its position keys its augmentation
+        keys = [f"{seed}/{epoch}/{i}" if not mix else f"{seed}/{epoch}/{i}/{start + k}" for k, i in enumerate(chunk)]
+        jobs = [(examples[i].png, cfg, key if augment_data else None) for i, key in zip(chunk, keys)]
         for idx, arr in zip(chunk, mapper(_seeded_array, jobs, **({"chunksize": 16} if executor else {}))):
             if arr is not None:
                 buckets.setdefault(arr.shape, []).append((arr, examples[idx].ids))
@@ -124,6 +161,10 @@ def bucketed_batches(
         for shape in list(buckets):
             size = max(1, min(max_batch, pixel_budget // (shape[0] * shape[1])))
             items = buckets[shape]
+            if group_lengths and not last and len(items) < GROUP_BATCHES * size:
+                continue
+            if group_lengths:  # batches of similar label lengths: less padding for the decoder
+                items.sort(key=lambda item: len(item[1]))
             while len(items) >= size or (last and items):
                 batch, items = items[:size], items[size:]
                 yield (*collate([a for a, _ in batch], [i for _, i in batch], cfg.pad_token), consumed)

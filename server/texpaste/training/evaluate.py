@@ -4,6 +4,12 @@ Scores (metrics.md): pix2tex's BLEU / edit distance / token accuracy, computed o
 pieces whatever tokenizer the model uses (both sides put in the space-separated label form
 first, so spacing style does not count), exact match after normalisation, and a render match
 rate: the prediction is rendered with the same settings and compared with the input image.
+
+``evaluate_styles`` scores the same formulas rendered the ways people paste them
+(:data:`SCREENSHOT_STYLES`: KaTeX and MathJax pages light and dark at 1x and 2x, PDF pages at
+72-200 dpi in four math fonts, some with equation numbers), per style and as their mean. The render
+match is left out there: a screenshot's margins, theme and number are drawn per formula, so a
+re-render of the prediction cannot be compared pixel for pixel.
 """
 
 from __future__ import annotations
@@ -23,6 +29,20 @@ from ..latex import normalize_latex
 from ..metrics import EvalAccumulator, pix2tex_tokenizer
 
 log = logging.getLogger(__name__)
+
+
+# name -> (renderer, font, dpi): the screenshot-style validation set (web pages and PDF viewers)
+SCREENSHOT_STYLES: dict[str, tuple[str, str, int]] = {
+    "katex-light-1x": ("katex", "light", 96),
+    "katex-dark-2x": ("katex", "dark", 192),
+    "mathjax-light-2x": ("mathjax", "light", 192),
+    "mathjax-dark-1x": ("mathjax", "dark", 96),
+    "pdf-cm-96dpi": ("pdf", "cm", 96),
+    "pdf-mathptmx-144dpi": ("pdf", "mathptmx", 144),
+    "pdf-txfonts-72dpi": ("pdf", "txfonts", 72),
+    "pdf-lmodern-200dpi": ("pdf", "lmodern", 200),
+}
+METRIC_KEYS = ("bleu", "edit_distance", "token_accuracy", "exact_match")
 
 
 @dataclass
@@ -76,10 +96,46 @@ def images_match(a: Image.Image, b: Image.Image, tolerance: float = 0.02) -> boo
 
 def evaluate(model: str | Path, formulas_file: str | Path, s: EvalSettings, *, out: str | Path | None = None,
              progress: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Render ``s.n`` formulas with ``s``'s renderer, font and DPI, recognise them, score them."""
     from ..engine import Recognizer
 
     samples = render_fixed(read_formulas(formulas_file), s)
     rec = Recognizer.load(model, threads=s.threads)
+    metrics, rows = score(rec, samples, s, progress=progress, render_match=True)
+    report = {"model": rec.name, "formulas": str(formulas_file), "settings": asdict(s), "metrics": metrics,
+              "samples": rows}  # fmt: skip
+    if out:
+        Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+def evaluate_styles(
+    model: str | Path, formulas_file: str | Path, s: EvalSettings, styles: dict[str, tuple[str, str, int]],
+    *, out: str | Path | None = None, progress: bool = False,
+) -> dict[str, Any]:  # fmt: skip
+    """The same ``s.n`` formulas per style (renderer, font, dpi): metrics per style and their mean."""
+    from ..engine import Recognizer
+
+    formulas = read_formulas(formulas_file)
+    rec = Recognizer.load(model, threads=s.threads)
+    per_style, rows = {}, {}
+    for name, (renderer, font, dpi) in styles.items():
+        style = EvalSettings(**{**asdict(s), "renderer": renderer, "font": font, "dpi": dpi})
+        samples = render_fixed(formulas, style)
+        per_style[name], rows[name] = score(rec, samples, style, progress=progress, render_match=False)
+        log.info("%s: %s", name, per_style[name])
+    mean = {k: float(np.mean([m[k] for m in per_style.values() if m.get(k) is not None] or [np.nan]))
+            for k in (*METRIC_KEYS, "ms_per_image")}  # fmt: skip
+    report = {"model": rec.name, "formulas": str(formulas_file), "settings": asdict(s), "metrics": mean,
+              "styles": per_style, "samples": rows}  # fmt: skip
+    if out:
+        Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return report
+
+
+def score(rec, samples: list[tuple[str, Image.Image]], s: EvalSettings, *, progress: bool = False,
+          render_match: bool = True) -> tuple[dict[str, float], list[dict[str, Any]]]:  # fmt: skip
+    """pix2tex's metrics of ``rec`` on (truth, image) samples, decoded in batches of same-size images."""
     arrays, keep = {}, []
     for i, (_, img) in enumerate(samples):
         try:
@@ -103,7 +159,8 @@ def evaluate(model: str | Path, formulas_file: str | Path, s: EvalSettings, *, o
         for b in range(0, len(idx), s.batch_size):
             batch = idx[b : b + s.batch_size]
             context, mask = rec.encode([arrays[i] for i in batch])
-            hyps = rec.decode(context, mask, candidates=1, temperature=s.temperature, max_tokens=None)
+            hyps = rec.decode(context, mask, candidates=1, temperature=s.temperature, max_tokens=None,
+                              shapes=[arrays[i].shape for i in batch])  # fmt: skip
             texts = [rec.to_text(h[0].tokens) for h in hyps]
             preds.update(zip(batch, texts))
             p_norm = [normalize_latex(t) for t in texts]
@@ -119,16 +176,12 @@ def evaluate(model: str | Path, formulas_file: str | Path, s: EvalSettings, *, o
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
-    render = RENDERERS[s.renderer][0]
     order = sorted(preds)
-    rendered = render([preds[i] for i in order], font=s.font, dpi=s.dpi).images
-    matches = {i: img is not None and images_match(img, samples[i][1]) for i, img in zip(order, rendered)}
-    metrics = {**acc.summary(), "render_match": sum(matches.values()) / max(1, len(matches)),
-               "ms_per_image": 1e3 * seconds / max(1, len(keep))}  # fmt: skip
-    report = {
-        "model": rec.name, "formulas": str(formulas_file), "settings": asdict(s), "metrics": metrics,
-        "samples": [{"truth": samples[i][0], "prediction": preds[i], "render_match": matches[i]} for i in order],
-    }  # fmt: skip
-    if out:
-        Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return report
+    metrics = {**acc.summary(), "ms_per_image": 1e3 * seconds / max(1, len(keep))}
+    matches: dict[int, bool | None] = dict.fromkeys(order)
+    if render_match:
+        rendered = RENDERERS[s.renderer][0]([preds[i] for i in order], font=s.font, dpi=s.dpi).images
+        matches = {i: img is not None and images_match(img, samples[i][1]) for i, img in zip(order, rendered)}
+        metrics["render_match"] = sum(bool(m) for m in matches.values()) / max(1, len(matches))
+    rows = [{"truth": samples[i][0], "prediction": preds[i], "render_match": matches[i]} for i in order]
+    return metrics, rows

@@ -60,6 +60,10 @@ class TrainConfig:
     data_workers: int = 0  # processes decoding/augmenting images (0 = a background thread)
     tokenizer: str = ""  # path; empty = the bundled pix2tex tokenizer
     half_weights: bool = True  # store best/weights.pth in float16 (half the size)
+    mix: dict[str, float] | None = None  # share of each epoch per style (renderer), e.g. {tex: 0.5, pdf: 0.25}
+    precision: str = "auto"  # float32, bfloat16 (autocast), or auto: bfloat16 on CUDA and on CPUs with native bf16
+    channels_last: bool = True  # NHWC convolutions (faster on CPUs)
+    group_lengths: bool = True  # batches of similar label lengths (less decoder padding)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
@@ -109,6 +113,25 @@ def schedule_step(step: int, seconds: float, tc: TrainConfig) -> int:
     if tc.schedule_minutes <= 0:
         return step
     return max(step, int(seconds / (tc.schedule_minutes * 60) * tc.total_steps))
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 in hardware (AVX512-BF16 or AMX). Without it torch
+    emulates bf16 matrix products, which runs them hundreds of times slower than float32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            flags = next((line.split(":", 1)[1].split() for line in fh if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def use_bfloat16(precision: str, device: torch.device) -> bool:
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise ModelError(f"precision must be auto, float32 or bfloat16, not {precision!r}.")
+    if precision == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    return precision == "bfloat16"
 
 
 def update_average(average: Pix2TexModel, model: Pix2TexModel, decay: float, updates: int) -> None:
@@ -231,11 +254,11 @@ def train(
     if average is not None and ckpt is not None and "ema" in ckpt:
         average.load_state_dict(ckpt["ema"])
     best_model = average if average is not None else model  # what validation scores and best/ holds
-    amp = (
-        torch.autocast(dev.type, dtype=torch.bfloat16)
-        if dev.type == "cuda"
-        else torch.autocast("cpu", enabled=False)
-    )
+    bf16 = use_bfloat16(tc.precision, dev)
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
+    if tc.channels_last:
+        model.to(memory_format=torch.channels_last)
+    log.info("precision %s, channels_last %s", "bfloat16" if bf16 else "float32", tc.channels_last)
 
     def save(path: Path = last) -> None:
         tmp = path.with_suffix(".tmp")
@@ -272,10 +295,13 @@ def train(
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
                 examples, cfg, seed=tc.seed, epoch=state["epoch"], pixel_budget=tc.pixel_budget,
-                max_batch=tc.max_batch, skip=state["consumed"], workers=tc.data_workers,
+                max_batch=tc.max_batch, skip=state["consumed"], workers=tc.data_workers, mix=tc.mix,
+                group_lengths=tc.group_lengths,
             )  # fmt: skip
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
+                if tc.channels_last:
+                    images = images.contiguous(memory_format=torch.channels_last)
                 state["seconds"] = seconds0 + time.monotonic() - t0
                 if state["step"] == stable_step:
                     save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay

@@ -6,7 +6,7 @@ import torch
 
 from ..metrics import EvalAccumulator
 from ..model.config import ModelConfig
-from ..model.generate import sample
+from ..model.generate import Guard, sample
 from ..model.network import Pix2TexModel
 from ..model.tokenizer import Tokenizer
 from .dataset import Example, image_array
@@ -35,6 +35,7 @@ def validate(
                 bos=cfg.bos_token,
                 eos=cfg.eos_token,
                 max_len=cfg.max_seq_len - 1,
+                guard=Guard(),  # as the engine decodes: a loop stops early
             )
             pred_ids = [h.tokens + [cfg.eos_token] for h in hyps]
             truth_ids = [ex.ids[1:] for _, ex in batch]
