@@ -136,3 +136,23 @@ def test_rescaling_is_off_without_a_glyph_height_and_pix2tex_pixels_are_kept():
     plain = imaging.prepare(img)
     assert np.array_equal(plain, imaging.prepare(img, glyph_height=None))
     assert plain.shape != imaging.prepare(img, glyph_height=10).shape
+
+
+def test_training_images_are_normalised_like_inference_ones():
+    import dataclasses
+    import io
+
+    from texpaste.model.config import ModelConfig
+    from texpaste.training.dataset import image_array
+
+    img = Image.new("L", (400, 100), 255)
+    for x in range(20, 380, 40):
+        img.paste(0, (x, 20, x + 16, 68))  # 48-px glyphs, four times the target
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    cfg = ModelConfig(max_width=640, max_height=128)
+    plain = image_array(buf.getvalue(), dataclasses.replace(cfg, glyph_height=0), rng=None)
+    scaled = image_array(buf.getvalue(), dataclasses.replace(cfg, glyph_height=12), rng=None)
+    assert np.array_equal(plain, imaging.prepare(img, (640, 128), (32, 32)))
+    assert np.array_equal(scaled, imaging.prepare(img, (640, 128), (32, 32), glyph_height=12))
+    assert scaled.shape[1] < plain.shape[1] / 2

@@ -13,7 +13,6 @@ of (formula, font, dpi): :func:`page_style`.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import random
 import re
@@ -25,7 +24,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..errors import RenderError
-from .tex import RenderResult, failed_indices, mark, render_bisecting, run_tool
+from .tex import RenderResult, failed_indices, mark, read_pages, render_bisecting, run_tool
 
 # Preamble lines per math font (all from texlive-latex-recommended/-fonts-recommended + lmodern;
 # newtx/newpx would need texlive-fonts-extra).
@@ -181,22 +180,8 @@ def _run(
             log = fh.read()
         failed = failed_indices(log) | _too_wide(log)
         run_tool(["pdftoppm", "-r", str(dpi), "-gray", "f.pdf", "p"], tmp, timeout)
-        names = sorted(
-            (int(name[2:-4]), name)
-            for name in os.listdir(tmp)
-            if name.startswith("p-") and name.endswith(".pgm")
-        )
-        if len(names) != len(formulas):
-            raise RenderError(f"pdflatex made {len(names)} pages for {len(formulas)} formulas.")
-        images: list[Image.Image | None] = []
-        for i, (_, name) in enumerate(names):
-            if i in failed:
-                images.append(None)
-                continue
-            with open(os.path.join(tmp, name), "rb") as fh:
-                page = Image.open(io.BytesIO(fh.read())).convert("L")
-            images.append(_crop(page, styles[i], dpi))
-        return images
+        pages = read_pages(tmp, "p-", ".pgm", len(formulas), failed, "pdflatex")
+        return [None if page is None else _crop(page, styles[i], dpi) for i, page in enumerate(pages)]
 
 
 def render_pdf(

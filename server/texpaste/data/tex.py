@@ -131,22 +131,30 @@ def _run(formulas: Sequence[str], font: str, dpi: int, timeout: float) -> list[I
             ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
             tmp, timeout,
         )  # fmt: skip
-        pages = sorted(
-            (int(name[1:-4]), name)
-            for name in os.listdir(tmp)
-            if name.startswith("p") and name.endswith(".png")
-        )
-        if len(pages) != len(formulas):
-            raise RenderError(f"TeX shipped {len(pages)} pages for {len(formulas)} formulas.")
-        images: list[Image.Image | None] = []
-        for i, (_, name) in enumerate(pages):
-            if i in failed:
-                images.append(None)
-                continue
-            with open(os.path.join(tmp, name), "rb") as fh:
-                img = Image.open(io.BytesIO(fh.read())).convert("L")
-            images.append(img if img.getbbox() is not None or img.getextrema()[0] < 255 else None)
-        return images
+        pages = read_pages(tmp, "p", ".png", len(formulas), failed, "TeX")
+        return [img if img is None or img.getbbox() is not None or img.getextrema()[0] < 255 else None for img in pages]
+
+
+def read_pages(
+    directory: str, prefix: str, suffix: str, count: int, failed: set[int], program: str
+) -> list[Image.Image | None]:
+    """The ``count`` numbered page images ``PREFIXn.SUFFIX`` a rasteriser wrote, in page order, as
+    gray images; None for the pages of ``failed`` formulas."""
+    pages = sorted(
+        (int(name[len(prefix) : -len(suffix)]), name)
+        for name in os.listdir(directory)
+        if name.startswith(prefix) and name.endswith(suffix)
+    )
+    if len(pages) != count:
+        raise RenderError(f"{program} made {len(pages)} pages for {count} formulas.")
+    images: list[Image.Image | None] = []
+    for i, (_, name) in enumerate(pages):
+        if i in failed:
+            images.append(None)
+            continue
+        with open(os.path.join(directory, name), "rb") as fh:
+            images.append(Image.open(io.BytesIO(fh.read())).convert("L"))
+    return images
 
 
 def render_tex(

@@ -189,6 +189,7 @@ def train(
     device: str | None = None,
     max_steps: int | None = None,
     max_minutes: float | None = None,
+    max_epochs: int | None = None,
     init: str | Path | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -196,6 +197,7 @@ def train(
 
     ``init``: a model directory whose weights start a new run (e.g. continue the shipped model);
     ignored when ``out/last.pt`` exists. ``overrides``: training settings replacing the config's.
+    ``max_epochs``: stop after that many passes over the data (benchmarks time one whole pass).
     """
     cfg, tc = read_config(config_path, overrides)
     out = Path(out)
@@ -362,7 +364,10 @@ def train(
                     return {**state, "loss": loss.item()}
             state["epoch"] += 1
             state["consumed"] = 0
+            if max_epochs is not None and state["epoch"] >= max_epochs:
+                break
             examples.extend(load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded))
+        state["seconds"] = seconds0 + time.monotonic() - t0
         save()
         return {**state}
     finally:

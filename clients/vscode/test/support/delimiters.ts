@@ -16,6 +16,11 @@ export function wrapping(
   const [inlineOpen, inlineClose, displayOpen, displayClose] =
     family === 'markdown' ? ['$', '$', '$$', '$$'] : ['\\(', '\\)', '\\[', '\\]'];
   if (core === `${displayOpen}\n${latex}\n${displayClose}`) return 'display';
+  // TeX display math with top-level line breaks goes into an environment (aligned when it has &)
+  for (const env of ['gathered', 'aligned']) {
+    const body = `\\begin{${env}}\n${latex}\n\\end{${env}}`;
+    if (family === 'tex' && core === `${displayOpen}\n${body}\n${displayClose}`) return 'display';
+  }
   if (core === `${inlineOpen}${latex}${inlineClose}`) return 'inline';
   return undefined;
 }
