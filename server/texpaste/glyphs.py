@@ -6,13 +6,14 @@ size is estimated from the ink's connected components (8-connected, every pixel 
 of ink or more, so anti-aliased strokes of a 96-dpi render stay whole): the geometric mean of
 their heights weighted by their ink, leaving out rules such as fraction bars and minus signs and
 specks under two pixels. Weighting by ink keeps dots, commas and primes from pulling the estimate
-down; a mean (rather than a median) moves smoothly when one component changes. Connected components are built from the ink's horizontal runs
-with numpy (no image-processing library), so a typical screenshot costs a few milliseconds.
+down; a mean (rather than a median) moves smoothly when one component changes. Connected
+components are built from the ink's horizontal runs with numpy (no image-processing library), so
+a typical screenshot costs a few milliseconds.
 
 The estimate is scale-equivariant (twice the pixels, twice the height) up to anti-aliasing: on
-formulas of several glyphs, renders at 96 and 200 dpi or 1x and 2x agree within 15 %; a formula of
-three or four glyphs can be off by up to a third at 96 dpi, where anti-aliasing joins a superscript to its
-base. It depends on the formula through which glyphs it has (x-height letters low, capitals,
+formulas of several glyphs, renders at 96 and 200 dpi or 1x and 2x agree within 15 %; a formula
+of three or four glyphs can be off by up to a third at 96 dpi, where anti-aliasing joins a
+superscript to its base. It depends on the formula through which glyphs it has (x-height letters low, capitals,
 digits and big operators high); that spread is what training covers, while a 2x screenshot or a
 72-dpi PDF is what it corrects.
 """
@@ -30,14 +31,8 @@ SCALE_LIMITS = (0.2, 5.0)  # never rescale beyond these factors, whatever the es
 
 
 def components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Bounding-box heights, widths and pixel counts of the 8-connected components of ``mask`` (H, W)."""
-    boxes, area = component_boxes(mask)
-    return boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1], area
-
-
-def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding boxes (N, 4) as (top, left, bottom, right), exclusive ends, and pixel counts (N,)
-    of the 8-connected components of ``mask`` (H, W).
+    """Bounding-box heights, widths and pixel counts (each (N,)) of the 8-connected components of
+    ``mask`` (H, W).
 
     Runs of ink in each row are the nodes; runs in neighbouring rows that touch (diagonals
     included) are joined by label propagation with pointer jumping, which needs about log2 of the
@@ -45,7 +40,8 @@ def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     H, W = mask.shape
     if not mask.any():
-        return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
     edges = np.diff(mask.astype(np.int8), axis=1, prepend=0, append=0)  # (H, W + 1)
     rows, starts = np.nonzero(edges == 1)  # row-major order: sorted by row, then column
     _, ends = np.nonzero(edges == -1)  # exclusive ends, same order
@@ -77,7 +73,7 @@ def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.minimum.at(left, comp, starts)
     np.maximum.at(right, comp, ends)
     area = np.bincount(comp, weights=ends - starts).astype(np.int64)
-    return np.stack([top, left, bottom + 1, right], axis=1), area
+    return bottom - top + 1, right - left, area
 
 
 def _search_in_row(keys: np.ndarray, key_rows: np.ndarray, rows: np.ndarray, values: np.ndarray, side: str):

@@ -43,18 +43,19 @@ class Guard:
         """(period, tokens covered) for each period checked."""
         return [(p, p * max(self.min_repeats, -(-self.min_span // p))) for p in range(1, self.max_period + 1)]
 
-    def loop_start(self, out: torch.Tensor, t: int) -> torch.Tensor:
-        """Per row of ``out`` (B, >= t): where a loop ending at step ``t`` began, or -1 for none.
-
-        The loop's first pass is kept: the cut is at ``start + period``."""
+    def loop(self, out: torch.Tensor, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per row of ``out`` (B, >= t): where a loop ending at step ``t`` began and its period, or
+        (-1, 0) for none. The loop's first pass is kept: the cut is at ``start + period``."""
         start = torch.full((out.shape[0],), -1, dtype=torch.long, device=out.device)
-        for period, span in reversed(self.spans()):  # shortest period wins
+        period = torch.zeros_like(start)
+        for p, span in reversed(self.spans()):  # shortest period wins
             if span > t:
                 continue
             tail = out[:, t - span : t]
-            looped = (tail[:, period:] == tail[:, :-period]).all(dim=1)
+            looped = (tail[:, p:] == tail[:, :-p]).all(dim=1)
             start = torch.where(looped, t - span, start)
-        return start
+            period = torch.where(looped, p, period)
+        return start, period
 
 
 def find_loop(tokens: list[int], guard: Guard | None = None) -> int | None:
@@ -62,14 +63,10 @@ def find_loop(tokens: list[int], guard: Guard | None = None) -> int | None:
     guard = guard or Guard()
     out = torch.tensor([tokens], dtype=torch.long)
     for t in range(1, len(tokens) + 1):
-        start = int(guard.loop_start(out, t)[0])
+        start, period = (int(x[0]) for x in guard.loop(out, t))
         if start >= 0:
-            return start + _period_at(tokens[start:t])
+            return start + period
     return None
-
-
-def _period_at(window: list[int]) -> int:
-    return next(p for p in range(1, len(window) + 1) if window[p:] == window[:-p])
 
 
 def top_k_filter(logits: torch.Tensor, thres: float = 0.9) -> torch.Tensor:
@@ -128,10 +125,9 @@ def sample(
         out[:, steps - 1] = token
         done |= token == eos
         if guard is not None:
-            start = guard.loop_start(out, steps)
+            start, period = guard.loop(out, steps)
             runaway = live & (token != eos) & ((start >= 0) | (steps >= limit))
-            periods = _periods(out, start, steps)
-            cut = torch.where(runaway, torch.where(start >= 0, start + periods, steps), cut)
+            cut = torch.where(runaway, torch.where(start >= 0, start + period, steps), cut)
             done |= runaway
         if not ignore_eos and bool(done.all()):
             break
@@ -150,14 +146,6 @@ def _row_limits(guard: Guard | None, B: int, max_len: int, device: torch.device)
     if guard is None or guard.max_lens is None:
         return torch.full((B,), max_len, dtype=torch.long, device=device)
     return guard.max_lens.to(device=device, dtype=torch.long).clamp(1, max_len)
-
-
-def _periods(out: torch.Tensor, start: torch.Tensor, t: int) -> torch.Tensor:
-    """The repeating period of each row's window ``out[start:t]`` (1 where start < 0)."""
-    periods = torch.ones_like(start)
-    for b in torch.nonzero(start >= 0).flatten().tolist():
-        periods[b] = _period_at(out[b, int(start[b]) : t].tolist())
-    return periods
 
 
 @torch.inference_mode()
@@ -246,7 +234,7 @@ def _guard_beams(
     """Move looping live hypotheses out of the beam (score -inf) into ``cuts``; end images at their limit."""
     B, k, _ = seqs.shape
     flat = seqs.view(B * k, -1)
-    start = guard.loop_start(flat, step).view(B, k).tolist()
+    start, period = (x.view(B, k).tolist() for x in guard.loop(flat, step))
     for b in range(B):
         if done[b]:
             continue
@@ -256,7 +244,7 @@ def _guard_beams(
                 continue
             if start[b][j] >= 0:
                 row = flat[b * k + j].tolist()
-                keep = start[b][j] + _period_at(row[start[b][j] : step])
+                keep = start[b][j] + period[b][j]
                 cuts[b].append(Hypothesis(row[:keep], score / step, False))
                 scores[b, j] = float("-inf")
             elif step >= limits[b]:
