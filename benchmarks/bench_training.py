@@ -14,7 +14,8 @@ Variants (training settings, see ``TrainConfig``):
   baseline   float32, NCHW convolutions, batches in arrival order (the loop before this benchmark)
   fast       channels-last convolutions, batches grouped by label length; bfloat16 autocast where the
              CPU computes bf16 natively (``precision: auto``: AVX512-BF16 or AMX; emulated bf16 is
-             hundreds of times slower than float32)
+             hundreds of times slower than float32), with matrix-product attention in bf16 on a CPU
+             (``training_attention``)
 Run it on a quiet machine (pause any training run: ``kill -STOP PID``, then ``kill -CONT PID``).
 """
 

@@ -12,7 +12,14 @@ import torch
 from texpaste.cli import main
 from texpaste.data.build import RenderSettings, render_to_shards
 from texpaste.training.evaluate import EvalSettings, evaluate, images_match
-from texpaste.training.train import TrainConfig, learning_rate, schedule_step, train, update_average
+from texpaste.training.train import (
+    TrainConfig,
+    learning_rate,
+    schedule_step,
+    train,
+    training_attention,
+    update_average,
+)
 
 from .conftest import TINY_CONFIG
 
@@ -79,6 +86,22 @@ def test_weight_average_moves_toward_the_model_with_a_ramped_decay():
     update_average(average, model, decay=0.99, updates=10_000)  # d = 0.99
     assert torch.allclose(average.weight, torch.full((1, 2), 0.9 + 0.01 * 0.1))
     assert torch.equal(model.weight, torch.ones(1, 2))
+
+
+def test_bf16_training_on_a_cpu_uses_matrix_product_attention_with_the_same_result():
+    q, k, v = (torch.randn(2, 4, 9, 16, requires_grad=True) for _ in range(3))
+    cpu = torch.device("cpu")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        fused = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        with training_attention(True, cpu):
+            plain = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    assert "Flash" in type(fused.grad_fn).__name__  # torch's fused CPU kernel (slow backward)
+    assert "Flash" not in type(plain.grad_fn).__name__
+    assert torch.allclose(fused.float(), plain.float(), atol=2e-2)
+    plain.float().sum().backward()
+    assert q.grad is not None and torch.isfinite(q.grad).all()
+    with training_attention(False, cpu):  # float32 keeps the fused kernel
+        assert "Flash" in type(torch.nn.functional.scaled_dot_product_attention(q, k, v).grad_fn).__name__
 
 
 def test_schedule_warms_up_then_decays():
