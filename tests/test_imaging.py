@@ -34,13 +34,13 @@ def formula(size=(300, 80), mode="RGB", background="white", ink="black", text="x
     return img
 
 
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that declares width x height 8-bit gray pixels but carries almost no data."""
+def png_header_only(width: int, height: int, depth: int = 8) -> bytes:
+    """A PNG that declares width x height gray pixels of ``depth`` bits but carries almost no data."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
@@ -51,6 +51,115 @@ def png_header_only(width: int, height: int) -> bytes:
 def test_not_an_image():
     with pytest.raises(ImageError, match="not an image"):
         imaging.open_image(b"\\documentclass{article} is text, not a picture")
+
+
+def _within(seconds, fn):
+    """fn()'s exception (or None), failing the test if it is still running after ``seconds``."""
+    import threading
+
+    box = {}
+
+    def run():
+        try:
+            fn()
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test
+            box["exc"] = exc
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds} s"
+    return box.get("exc")
+
+
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 20 20\n"
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        b"(TARGET) (w) file dup (pwned) writestring closefile\nshowpage\n",  # Pillow would run Ghostscript on it
+        b"{ } loop\n",  # ... which would never return
+        None,  # a PDF
+    ],
+    ids=["eps-writes", "eps-loops", "pdf"],
+)
+def test_documents_that_need_an_interpreter_are_refused_before_any_parser_runs(program, tmp_path):
+    target = tmp_path / "written-by-ghostscript"
+    if program is None:
+        data = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
+    else:
+        data = EPS + program.replace(b"TARGET", str(target).encode())
+    exc = _within(10, lambda: imaging.open_image(data))  # Ghostscript has no time limit in Pillow
+    assert isinstance(exc, ImageError) and "not an image" in str(exc)
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "TGA", "PCX", "SGI", "ICO"])
+def test_formats_beyond_the_documented_six_are_refused(fmt):
+    with pytest.raises(ImageError, match=r"not an image \(expected PNG, JPEG, BMP, GIF, TIFF or WebP\)"):
+        imaging.open_image(encode(formula(size=(64, 32)), fmt))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP"])
+def test_the_documented_formats_open(fmt):
+    assert imaging.open_image(encode(formula(size=(64, 32)), fmt)).size == (64, 32)
+
+
+def test_a_fifo_path_is_refused_without_waiting_for_a_writer(tmp_path):
+    import os
+
+    fifo = tmp_path / "f.png"
+    os.mkfifo(fifo)
+    exc = _within(5, lambda: imaging.open_image(fifo))
+    assert isinstance(exc, ImageError) and "not a regular file" in str(exc)
+
+
+def test_a_device_path_is_refused_without_reading_it():
+    exc = _within(5, lambda: imaging.open_image("/dev/zero"))
+    assert isinstance(exc, ImageError) and "not a regular file" in str(exc)
+
+
+def test_reads_stop_at_the_limit(monkeypatch):
+    monkeypatch.setattr(imaging, "MAX_BYTES", 1000)
+
+    class Endless(io.RawIOBase):
+        requested = 0
+
+        def read(self, n=-1):
+            assert n != -1, "an unbounded read"
+            Endless.requested += n
+            return b"\0" * n
+
+    with pytest.raises(ImageError, match="standard input is too large"):
+        imaging.read_image_stream(Endless())
+    assert Endless.requested == 1001
+
+
+@pytest.mark.parametrize(("path", "message"), [("", "path is empty"), ("/tmp/a\0b.png", "NUL character")])
+def test_odd_paths_get_one_sentence(path, message):
+    with pytest.raises(ImageError, match=message):
+        imaging.open_image(path)
+
+
+def test_deep_images_have_a_lower_pixel_cap():
+    with pytest.raises(ImageError, match="more than 8 bits per sample"):
+        imaging.open_image(png_header_only(4000, 3000, depth=16))  # 12 Mpx: fine at 8 bits, not at 16
+    with pytest.raises(ImageError, match="truncated or corrupt"):  # passes the size check, then has no data
+        imaging.open_image(png_header_only(4000, 3000, depth=8))
+
+
+def test_16_bit_scaling_is_exact_and_needs_no_64_bit_temporaries():
+    import tracemalloc
+
+    ramp = np.tile(np.arange(0, 65536, 16, dtype=np.uint16), (1000, 1))  # (1000, 4096): 4 Mpx, 8 MB
+    img = Image.fromarray(ramp)  # mode I;16
+    tracemalloc.start()
+    out = np.asarray(imaging._to_8bit(img))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.array_equal(out[0], ((ramp[0].astype(np.int64) + 128) // 257).astype(np.uint8))
+    assert peak < 10 * ramp.size  # int64 temporaries alone would take 16 bytes a pixel
 
 
 def test_truncated_png():

@@ -62,7 +62,13 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             return 1
     for name in args.images:
         if name == "-":
-            sources.append(("-", sys.stdin.buffer.read()))
+            from .imaging import read_image_stream
+
+            try:
+                sources.append(("-", read_image_stream(sys.stdin.buffer)))
+            except TexpasteError as exc:
+                _err(f"-: {exc}")
+                return 1
         else:
             sources.append((name, Path(name)))
     if not sources:

@@ -64,7 +64,9 @@ def _file_from_uri_list(text: bytes) -> bytes | None:
             continue
         path = Path(unquote(urlparse(line).path)) if line.startswith("file://") else Path(line)
         if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp") and path.is_file():
-            return path.read_bytes()
+            from .imaging import read_image_file  # regular files only, at most the size limit
+
+            return read_image_file(path)
     return None
 
 

@@ -10,6 +10,8 @@ Decoding adds what pix2tex leaves to the caller: size limits, EXIF orientation, 
 from __future__ import annotations
 
 import io
+import os
+import stat
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +21,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError, NoFormulaError
 from .glyphs import rescale_to_glyph_height
+from .limits import MAX_IMAGE_BYTES, MAX_PIXELS, MAX_PIXELS_DEEP
 
-MAX_BYTES = 64 * 2**20  # a 4K RGBA BMP from a clipboard is ~33 MB
-MAX_PIXELS = 40_000_000  # e.g. 8000x5000; checked on the header, before any pixel is decoded
+MAX_BYTES = MAX_IMAGE_BYTES
+# The formats texpaste documents. Pillow would also open EPS/PS/PDF (by running Ghostscript, which
+# writes files and can loop forever), and dozens of rarely used parsers; none of them runs here.
+FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "TIFF", "WEBP")  # DIB: a BMP without its file header (clipboards)
+_DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 MEAN, STD = 0.7931, 0.1738  # pix2tex's test_transform, on 0..1 gray values
 MAX_DIMENSIONS = (672, 192)  # (width, height), pix2tex config.yaml
@@ -52,7 +58,7 @@ def open_image(source: ImageSource) -> Image.Image:
         img = source
     else:
         img = _open_lazily(_read_bytes(source))
-    _check_pixels(*img.size)
+    _check_pixels(*img.size, deep=img.mode in _DEEP_MODES)
     try:
         img.load()  # for a multi-frame image: the first frame only
     except MemoryError:
@@ -70,26 +76,56 @@ def _read_bytes(source: bytes | bytearray | memoryview | str | Path) -> bytes:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
     elif isinstance(source, (str, Path)):
-        path = Path(source)
-        try:
-            size = path.stat().st_size
-            if size > MAX_BYTES:
-                raise ImageError(
-                    f"The image file {path} is too large ({size:,} bytes; the limit is {MAX_BYTES:,})."
-                )
-            data = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise ImageError(f"The image file {path} does not exist.") from exc
-        except IsADirectoryError as exc:
-            raise ImageError(f"{path} is a directory, not an image file.") from exc
-        except OSError as exc:
-            raise ImageError(f"The image file {path} cannot be read ({exc.strerror}).") from exc
+        data = read_image_file(source)
     else:
         raise TypeError(f"open_image() takes bytes, a path or a PIL image, not {type(source).__name__}")
     if not data:
         raise ImageError("The image is empty (0 bytes).")
     if len(data) > MAX_BYTES:
         raise ImageError(f"The image is too large ({len(data):,} bytes; the limit is {MAX_BYTES:,}).")
+    return data
+
+
+def read_image_file(source: str | Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BYTES``, read without blocking on a FIFO or a
+    device and without reading more than the limit (a file can grow after its size was checked)."""
+    text = os.fspath(source)
+    if not text:
+        raise ImageError("The image path is empty.")
+    if "\0" in text:
+        raise ImageError("The image path contains a NUL character.")
+    path = Path(text)
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would wait for one forever
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError as exc:
+        raise ImageError(f"The image file {path} does not exist.") from exc
+    except IsADirectoryError as exc:
+        raise ImageError(f"{path} is a directory, not an image file.") from exc
+    except OSError as exc:
+        raise ImageError(f"The image file {path} cannot be read ({exc.strerror or exc}).") from exc
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError(f"{path} is a directory, not an image file.")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"{path} is not a regular file (a pipe, socket or device cannot be an image file).")
+        if info.st_size > MAX_BYTES:
+            raise ImageError(f"The image file {path} is too large ({info.st_size:,} bytes; the limit is {MAX_BYTES:,}).")
+        try:
+            data = fh.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise ImageError(f"The image file {path} cannot be read ({exc.strerror or exc}).") from exc
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"The image file {path} is too large (more than {MAX_BYTES:,} bytes).")
+    return data
+
+
+def read_image_stream(stream) -> bytes:
+    """At most ``MAX_BYTES`` of an image from a binary stream (stdin), refusing more."""
+    data = stream.read(MAX_BYTES + 1)
+    if len(data) > MAX_BYTES:
+        raise ImageError(f"The image on standard input is too large (more than {MAX_BYTES:,} bytes).")
     return data
 
 
@@ -102,7 +138,7 @@ def _open_lazily(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            return Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"The image is too large: it declares more than {MAX_PIXELS:,} pixels.") from exc
     except UnidentifiedImageError as exc:
@@ -113,12 +149,14 @@ def _open_lazily(data: bytes) -> Image.Image:
         raise ImageError("The image file is truncated or corrupt.") from exc
 
 
-def _check_pixels(width: int, height: int) -> None:
+def _check_pixels(width: int, height: int, deep: bool = False) -> None:
     if width <= 0 or height <= 0:
         raise ImageError(f"The image has no pixels ({width}x{height}).")
-    if width * height > MAX_PIXELS:
+    limit = MAX_PIXELS_DEEP if deep else MAX_PIXELS
+    if width * height > limit:
+        depth = " at more than 8 bits per sample" if deep else ""
         raise ImageError(
-            f"The image is too large: {width}x{height} is {width * height:,} pixels, more than {MAX_PIXELS:,}."
+            f"The image is too large: {width}x{height} is {width * height:,} pixels{depth}, more than {limit:,}."
         )
 
 
@@ -130,15 +168,17 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     """
     mode = img.mode
     if mode.startswith("I;16") or mode == "I":
-        values = np.asarray(img).astype(np.int64)
+        values = np.asarray(img)  # uint16 or int32: no wider temporaries than the samples need
         if mode == "I" and values.min() >= 0 and values.max() <= 255:
             return Image.fromarray(values.astype(np.uint8))
-        values = np.clip(values, 0, 65535)
-        return Image.fromarray(((values + 128) // 257).astype(np.uint8))  # 257*x -> x exactly
+        values = np.clip(values, 0, 65535).astype(np.uint32)
+        values += 128
+        values //= 257  # 257*x -> x exactly
+        return Image.fromarray(values.astype(np.uint8))
     if mode == "F":
-        values = np.nan_to_num(np.asarray(img, dtype=np.float64))
+        values = np.nan_to_num(np.asarray(img, dtype=np.float32), posinf=255.0, neginf=0.0)
         if values.max() <= 1.0:
-            values = values * 255
+            values *= 255
         return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8))
     if mode == "LAB":  # Pillow cannot convert LAB; its L band is the lightness
         return img.getchannel("L")

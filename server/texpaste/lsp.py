@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
@@ -565,10 +566,27 @@ def _quiet_expected_errors(record: logging.LogRecord) -> bool:
     return not (isinstance(exc, JsonRpcException) and isinstance(exc.data, dict) and "kind" in exc.data)
 
 
+def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
+    """The JSON-RPC channel as private file descriptors, with fds 0 and 1 pointed elsewhere.
+
+    Anything else that writes to fd 1 (a stray print, a C library, a child process such as an
+    image decoder's helper) would otherwise write into the editor's protocol stream, and could
+    inject messages; a child reading fd 0 could swallow the editor's. After this, fd 1 is
+    stderr and fd 0 is /dev/null for everyone but the server."""
+    sys.stdout.flush()
+    rpc_in = os.fdopen(os.dup(0), "rb")
+    rpc_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    sys.stdout = sys.stderr  # a stray print must never corrupt the JSON-RPC stream
+    return rpc_in, rpc_out
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Serve LSP on stdio until the editor exits."""
-    stdout = sys.stdout.buffer
-    sys.stdout = sys.stderr  # a stray print must never corrupt the JSON-RPC stream
+    rpc_in, rpc_out = claim_stdio()
     handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s texpaste serve %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().handlers[:] = [handler]
@@ -584,5 +602,5 @@ def run_server(args: argparse.Namespace) -> int:
                 daemon_args += [flag, str(value)]
         backend = DaemonBackend(DaemonClient(daemon_args))
     server = build_server(backend, Settings(model=args.model, device=args.device))
-    server.start_io(sys.stdin.buffer, stdout)
+    server.start_io(rpc_in, rpc_out)
     return 0

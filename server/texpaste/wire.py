@@ -9,13 +9,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
 from .errors import ImageError, RequestError
+from .limits import MAX_IMAGE_BYTES
 
 # A line may carry a base64 screenshot: 4/3 of the largest accepted image plus headroom.
-MAX_IMAGE_BYTES = 40 * 1024 * 1024
 MAX_LINE = MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
 
 
@@ -48,10 +49,18 @@ def image_from_params(params: dict[str, Any]) -> bytes | Path:
     if path is not None:
         if not isinstance(path, str) or not path:
             raise RequestError("imagePath must be a non-empty string.")
-        p = Path(path).expanduser()
-        if not p.is_file():
-            raise ImageError(f"No such image file: {path}.")
-        if p.stat().st_size > MAX_IMAGE_BYTES:
+        if "\0" in path or len(path) > 4096:
+            raise RequestError("imagePath is not a valid path.")
+        try:
+            p = Path(path).expanduser()
+            info = p.stat()
+        except RuntimeError as exc:  # ~nosuchuser/...
+            raise ImageError(f"imagePath {path} names an unknown home directory.") from exc
+        except OSError as exc:
+            raise ImageError(f"No such image file: {path}.") from exc
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(f"imagePath {path} is not a regular file.")
+        if info.st_size > MAX_IMAGE_BYTES:
             raise ImageError(f"The image file is larger than {MAX_IMAGE_BYTES // 2**20} MB.")
         return p
     if not isinstance(b64, str):

@@ -1,0 +1,86 @@
+"""Hostile input at the process boundaries: the wire's image paths, the CLI's stdin, the server's stdio.
+
+Imaging's own refusals (formats, FIFOs, devices, NUL bytes, pixel caps) are in test_imaging.py.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from texpaste import limits, wire
+from texpaste.errors import ImageError, RequestError
+
+
+@pytest.mark.parametrize(
+    ("path", "error", "message"),
+    [
+        ("~nosuchuser-texpaste/x.png", ImageError, "unknown home directory"),
+        ("/tmp/" + "x" * 5000, RequestError, "not a valid path"),
+        ("/tmp/a\0b.png", RequestError, "not a valid path"),
+        ("/dev/zero", ImageError, "not a regular file"),
+        ("/nonexistent/x.png", ImageError, "No such image file"),
+    ],
+)
+def test_odd_image_paths_on_the_wire_get_one_sentence(path, error, message):
+    with pytest.raises(error, match=message):
+        wire.image_from_params({"imagePath": path})
+
+
+def test_a_fifo_on_the_wire_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "f.png")
+    with pytest.raises(ImageError, match="not a regular file"):
+        wire.image_from_params({"imagePath": str(tmp_path / "f.png")})
+
+
+def test_one_size_limit_for_every_process():
+    from texpaste import imaging
+
+    assert imaging.MAX_BYTES == limits.MAX_IMAGE_BYTES
+    assert wire.MAX_LINE > limits.MAX_IMAGE_BYTES * 4 // 3  # the base64 of the largest image fits a frame
+    ts = (os.path.dirname(__file__) + "/../clients/vscode/src/pasteFormula.ts")
+    with open(ts, encoding="utf-8") as fh:
+        assert f"MAX_IMAGE_BYTES = {limits.MAX_IMAGE_BYTES // 2**20} * 1024 * 1024" in fh.read()
+
+
+def test_endless_stdin_is_refused_at_the_limit():
+    """``head -c 4G /dev/zero | texpaste recognize -`` must stop reading at the limit, not grow."""
+    code = textwrap.dedent("""
+        import sys
+        from texpaste import imaging
+        imaging.MAX_BYTES = 10_000
+        from texpaste.cli import main
+        sys.exit(main(["recognize", "--no-daemon", "-"]))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        for _ in range(100):  # 1 MB, far past the limit; the CLI stops reading after 10 kB
+            proc.stdin.write(b"\0" * 10_000)
+    except BrokenPipeError:
+        pass
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert out == b""
+    assert b"standard input is too large" in err and b"Traceback" not in err
+
+
+def test_child_processes_of_the_server_cannot_write_to_the_protocol_stream():
+    """D1: Ghostscript (or any child) inheriting fd 1 wrote into the editor's JSON-RPC channel."""
+    code = textwrap.dedent("""
+        import subprocess
+        from texpaste.lsp import claim_stdio
+        rpc_in, rpc_out = claim_stdio()
+        subprocess.run(["sh", "-c", "echo child-on-fd1; cat"], check=True)  # cat: reads fd 0
+        print("print-on-stdout")
+        rpc_out.write(rpc_in.read())
+        rpc_out.flush()
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], input=b"protocol-bytes", capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"protocol-bytes"  # nothing but what the server itself wrote
+    assert b"child-on-fd1" in proc.stderr and b"print-on-stdout" in proc.stderr
