@@ -84,3 +84,61 @@ def test_child_processes_of_the_server_cannot_write_to_the_protocol_stream():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"protocol-bytes"  # nothing but what the server itself wrote
     assert b"child-on-fd1" in proc.stderr and b"print-on-stdout" in proc.stderr
+
+
+BAD_OPTIONS = [
+    ({"temperature": float("nan")}, "temperature"),
+    ({"temperature": float("inf")}, "temperature"),
+    ({"temperature": 1e308}, "temperature"),
+    ({"temperature": -0.5}, "temperature"),
+    ({"candidates": 0}, "candidates"),
+    ({"candidates": 17}, "candidates"),
+    ({"candidates": True}, "candidates"),
+    ({"seed": 2**63}, "seed"),
+    ({"seed": -1}, "seed"),
+    ({"device": "meta"}, "device"),
+    ({"device": "tpu"}, "device"),
+    ({"device": "cpu:x"}, "device"),
+]
+
+
+@pytest.mark.parametrize(("options", "name"), BAD_OPTIONS)
+def test_decoding_options_are_range_checked_on_the_wire(options, name):
+    from texpaste.batching import DecodeOptions
+
+    with pytest.raises(RequestError, match=f"^{name} must be"):
+        DecodeOptions.from_params(options)
+
+
+@pytest.mark.parametrize(("options", "name"), [(o, n) for o, n in BAD_OPTIONS if "device" not in o])
+def test_decoding_options_are_range_checked_in_process(tiny_recognizer, formula_png, options, name):
+    with pytest.raises(RequestError, match=f"^{name} must be"):
+        tiny_recognizer.recognize(formula_png, **options)
+
+
+def test_a_device_torch_cannot_use_is_one_sentence():
+    from texpaste.engine import pick_device
+    from texpaste.errors import TexpasteError
+
+    for name in ("meta", "tpu"):
+        with pytest.raises(RequestError, match="^device must be"):
+            pick_device(name)
+    import torch
+
+    if not torch.cuda.is_available():
+        with pytest.raises(TexpasteError, match="no CUDA GPU"):
+            pick_device("cuda")
+
+
+def test_the_cli_refuses_bad_options_before_loading_anything(formula_png):
+    proc = subprocess.run([sys.executable, "-m", "texpaste", "recognize", "--no-daemon", "--temperature", "nan",
+                           str(formula_png)], capture_output=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.decode().strip().splitlines() == ["texpaste: temperature must be a number from 0 to 100 (got nan)."]
+
+
+def test_line_output_folds_the_models_line_breaks():
+    from texpaste.cli import _one_line
+
+    assert _one_line("a \\\\\nb\n\\end{x}") == "a \\\\ b \\end{x}"
+    assert _one_line("x") == "x"

@@ -20,6 +20,7 @@ from typing import Any
 
 from . import wire
 from .errors import Cancelled, RequestError, TexpasteError
+from .limits import check_decode_options
 from .pool import ModelPool, ProgressListener
 
 log = logging.getLogger(__name__)
@@ -51,13 +52,11 @@ class DecodeOptions:
             return value
 
         candidates = opt("candidates", int, 1)
-        if not 1 <= candidates <= 16:
-            raise RequestError(f"candidates must be between 1 and 16 (got {candidates}).")
         temperature = opt("temperature", float, 0.0)
-        if temperature < 0:
-            raise RequestError("temperature must not be negative.")
-        return cls(model=opt("model", str, None), device=opt("device", str, None), candidates=candidates,
-                   temperature=temperature, resize=opt("resize", bool, True), seed=opt("seed", int, None))  # fmt: skip
+        seed, device = opt("seed", int, None), opt("device", str, None)
+        check_decode_options(candidates, temperature, seed, device)
+        return cls(model=opt("model", str, None), device=device, candidates=candidates,
+                   temperature=temperature, resize=opt("resize", bool, True), seed=seed)  # fmt: skip
 
     @property
     def batchable(self) -> bool:

@@ -48,9 +48,21 @@ def _progress_printer():
 # -- recognize ------------------------------------------------------------------------------
 
 
+def _one_line(latex: str) -> str:
+    """The formula on one line: pix2tex's tokenizer has newline tokens, and line output promises a
+    line per image (``--json`` keeps the text as the model wrote it)."""
+    return " ".join(latex.splitlines())
+
+
 def cmd_recognize(args: argparse.Namespace) -> int:
+    from .limits import check_decode_options
     from .wrapping import wrap
 
+    try:
+        check_decode_options(args.candidates, args.temperature, args.seed, args.device)
+    except TexpasteError as exc:
+        _err(str(exc))
+        return 2
     sources: list[tuple[str, bytes | Path]] = []
     if args.clipboard:
         from .clipboard import read_image_bytes
@@ -85,15 +97,17 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             _err(f"{name}: {result}")
             status = 1
             continue
-        text = wrap(result["latex"], args.format)
-        copied.append(text)
         if args.json:
+            text = wrap(result["latex"], args.format)
             record = {"file": name, **result, "text": text, "milliseconds": result["timings"].get("total")}
             sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
+            text = wrap(_one_line(result["latex"]), args.format)
             sys.stdout.write(text + "\n")
             for cand in result["candidates"][1:]:
-                sys.stdout.write(f"  alternative ({cand['score']:.3f}): {wrap(cand['latex'], args.format)}\n")
+                alternative = wrap(_one_line(cand["latex"]), args.format)
+                sys.stdout.write(f"  alternative ({cand['score']:.3f}): {alternative}\n")
+        copied.append(text)
     sys.stdout.flush()
     if args.copy and copied:
         from .clipboard import copy_text

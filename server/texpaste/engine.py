@@ -25,6 +25,7 @@ import torch
 from . import imaging
 from .errors import ModelError, TexpasteError
 from .latex import post_process, strip_delimiters
+from .limits import check_decode_options
 from .model.checkpoint import load_into, read_state_dict
 from .model.config import ModelConfig
 from .model.generate import Guard, Hypothesis, beam_search, sample
@@ -62,6 +63,11 @@ class Recognition:
 def pick_device(name: str | None = None) -> torch.device:
     """Explicit choice, else CUDA > Apple MPS > CPU."""
     if name and name != "auto":
+        check_decode_options(1, 0.0, None, name)
+        if name.startswith("cuda") and not torch.cuda.is_available():
+            raise ModelError(f"Device {name} was asked for, but torch sees no CUDA GPU here.")
+        if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ModelError("Device mps was asked for, but this machine has no Apple GPU.")
         return torch.device(name)
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -252,8 +258,10 @@ class Recognizer:
         self, images: Sequence[ImageInput], *, candidates: int = 1, temperature: float = 0.0, resize: bool = True,
         max_tokens: int | None = None, seed: int | None = None,
     ) -> list[Recognition | TexpasteError]:  # fmt: skip
-        """Recognise a batch in one decoding pass; a bad image yields its error, the rest still run."""
-        candidates = max(1, int(candidates))
+        """Recognise a batch in one decoding pass; a bad image yields its error, the rest still run.
+
+        Raises ``RequestError`` for options out of range (``limits.check_decode_options``)."""
+        check_decode_options(candidates, temperature, seed)
         with self._lock:
             t0 = time.perf_counter()
             self._resizer_seconds = 0.0
