@@ -89,9 +89,9 @@ def test_pool_reports_a_failed_load_and_retries_later(tmp_path):
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"candidates": 0}, "between 1 and 16"),
+        ({"candidates": 0}, "from 1 to 16"),
         ({"candidates": True}, "candidates must be a int"),
-        ({"temperature": -1}, "must not be negative"),
+        ({"temperature": -1}, "temperature must be a number from 0 to 100"),
         ({"temperature": "hot"}, "temperature must be a number"),
         ({"model": 3}, "model must be a str"),
     ],

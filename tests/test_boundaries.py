@@ -6,6 +6,7 @@ Imaging's own refusals (formats, FIFOs, devices, NUL bytes, pixel caps) are in t
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -142,3 +143,24 @@ def test_line_output_folds_the_models_line_breaks():
 
     assert _one_line("a \\\\\nb\n\\end{x}") == "a \\\\ b \\end{x}"
     assert _one_line("x") == "x"
+
+
+@pytest.mark.parametrize(
+    ("section", "raw", "message"),
+    [
+        ("train", {"lr": "5e-4"}, "lr must be a number, not '5e-4' (YAML read it as text: write 0.0005)"),
+        ("train", {"threads": 1.5}, "threads must be a whole number"),
+        ("train", {"mix": {"tex": "half"}}, "mix must be a mapping or empty"),
+        ("train", {"channels_last": "yes"}, "channels_last must be true or false"),
+        ("model", {"backbone_layers": 2}, "backbone_layers must be a list of whole numbers"),
+        ("model", {"dim": "256"}, "dim must be a whole number, not '256' (quoted)"),
+        ("model", {"temperature": float("nan")}, "temperature must be a number"),
+    ],
+)
+def test_configs_are_type_checked_with_one_sentence(section, raw, message):
+    from texpaste.errors import ModelError
+    from texpaste.model.config import ModelConfig
+    from texpaste.training.train import TrainConfig
+
+    with pytest.raises(ModelError, match=re.escape(message)):
+        (TrainConfig if section == "train" else ModelConfig).from_dict(raw)

@@ -196,3 +196,34 @@ def test_eval_scores_screenshot_styles_one_by_one_and_their_mean(tiny_model_dir,
     bleus = [m["bleu"] for m in report["styles"].values()]
     assert report["metrics"]["bleu"] == pytest.approx(sum(bleus) / 2)
     assert main(["eval", str(tiny_model_dir), "--formulas", str(formulas), "--n", "2", "--styles", "nope"]) != 0
+
+
+def test_a_corrupt_image_in_a_shard_is_counted_and_skipped_not_the_end_of_the_epoch(shards):
+    from texpaste.model.config import ModelConfig
+    from texpaste.model.tokenizer import Tokenizer
+    from texpaste.training.dataset import Example, bucketed_batches, load_examples, prefetch
+
+    cfg = ModelConfig.from_yaml(TINY_CONFIG)
+    tok = Tokenizer(TrainConfig().tokenizer_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
+    examples = load_examples([shards], tok, cfg.max_seq_len)
+    good = examples[0]
+    examples[len(examples) // 2 :] = [Example(good.png[: len(good.png) // 2], good.ids, good.latex)] + examples[
+        len(examples) // 2 :
+    ]  # a truncated PNG in the middle of the shard
+    stats: dict[str, int] = {}
+    batches = list(prefetch(bucketed_batches(examples, cfg, seed=1, epoch=0, pixel_budget=10**6, max_batch=4,
+                                             augment_data=False, stats=stats)))  # fmt: skip
+    assert stats["corrupt"] == 1
+    assert batches[-1][2] == len(examples)  # the epoch ran to its end
+    assert sum(b[0].shape[0] for b in batches) == len(examples) - 1 - stats["blank"]
+
+
+def test_an_error_in_the_data_thread_reaches_the_training_loop():
+    from texpaste.training.dataset import prefetch
+
+    def broken():
+        yield 1
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError, match="disk went away"):
+        list(prefetch(broken()))

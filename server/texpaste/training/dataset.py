@@ -9,6 +9,7 @@ sees the same stream.
 from __future__ import annotations
 
 import io
+import logging
 import queue
 import random
 import threading
@@ -28,6 +29,8 @@ from ..errors import ImageError
 from ..latex import training_label
 from ..model.config import ModelConfig
 from ..model.tokenizer import Tokenizer
+
+log = logging.getLogger(__name__)
 
 GROUP_BATCHES = 4  # batches of one image size sorted together by label length
 
@@ -68,15 +71,22 @@ def load_examples(
     return out
 
 
-def _seeded_array(args: tuple[bytes, ModelConfig, str | None]) -> np.ndarray | None:
+def _seeded_array(args: tuple[bytes, ModelConfig, str | None]) -> np.ndarray | str | None:
     png, cfg, seed = args
     return image_array(png, cfg, random.Random(seed) if seed is not None else None)
 
 
-def image_array(png: bytes, cfg: ModelConfig, rng: random.Random | None) -> np.ndarray | None:
-    """Decode (+ augment when ``rng``) and preprocess to the model's normalised (H, W) array."""
-    img = Image.open(io.BytesIO(png))
-    img.load()
+CORRUPT = "corrupt"  # what image_array returns for an image that cannot be decoded
+
+
+def image_array(png: bytes, cfg: ModelConfig, rng: random.Random | None) -> np.ndarray | str | None:
+    """Decode (+ augment when ``rng``) and preprocess to the model's normalised (H, W) array;
+    ``CORRUPT`` when the bytes do not decode, None when preprocessing refuses the image (blank)."""
+    try:
+        img = Image.open(io.BytesIO(png), formats=imaging.FORMATS)
+        img.load()
+    except Exception:  # Pillow raises OSError, SyntaxError, ValueError, zlib errors... for bad bytes
+        return CORRUPT
     if rng is not None:
         img = augment(img.convert("RGB") if rng.random() < 0.5 else img.convert("L"), rng)
     try:
@@ -135,6 +145,7 @@ def bucketed_batches(
     workers: int = 0,
     mix: dict[str, float] | None = None,
     group_lengths: bool = False,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
     """Yields (images (B,1,H,W), tokens (B,T), examples consumed so far in this epoch).
 
@@ -142,10 +153,12 @@ def bucketed_batches(
     ``mix`` sets each style's share of the epoch (:func:`epoch_order`); ``group_lengths`` waits
     for ``GROUP_BATCHES`` batches' worth of a size and cuts them from its images sorted by label
     length, so a batch's labels are of similar length (about half of the decoder's positions are
-    padding otherwise).
+    padding otherwise). Images that do not decode are skipped, counted in the log and in ``stats``
+    (``corrupt``, ``blank``) when given: one bad image in a shard never ends an epoch.
     """
     order = epoch_order(examples, seed, epoch, mix)
     buckets: dict[tuple[int, int], list[tuple[np.ndarray, list[int]]]] = {}
+    skipped = {CORRUPT: 0, "blank": 0}
     executor = ProcessPoolExecutor(workers) if workers > 0 else None
     mapper = executor.map if executor else map
     for start in range(skip, len(order), pool):
@@ -154,8 +167,10 @@ def bucketed_batches(
         keys = [f"{seed}/{epoch}/{i}" if not mix else f"{seed}/{epoch}/{i}/{start + k}" for k, i in enumerate(chunk)]
         jobs = [(examples[i].png, cfg, key if augment_data else None) for i, key in zip(chunk, keys)]
         for idx, arr in zip(chunk, mapper(_seeded_array, jobs, **({"chunksize": 16} if executor else {}))):
-            if arr is not None:
+            if isinstance(arr, np.ndarray):
                 buckets.setdefault(arr.shape, []).append((arr, examples[idx].ids))
+            else:
+                skipped[arr or "blank"] += 1
         consumed = start + len(chunk)
         last = consumed >= len(order)
         for shape in list(buckets):
@@ -171,6 +186,11 @@ def bucketed_batches(
             buckets[shape] = items
     if executor:
         executor.shutdown(cancel_futures=True)
+    if skipped[CORRUPT] or skipped["blank"]:
+        log.warning("epoch %d skipped %d images that do not decode and %d that preprocess to nothing",
+                    epoch, skipped[CORRUPT], skipped["blank"])  # fmt: skip
+    if stats is not None:
+        stats.update(skipped)
 
 
 def prefetch(it: Iterator, depth: int = 4) -> Iterator:
@@ -178,13 +198,19 @@ def prefetch(it: Iterator, depth: int = 4) -> Iterator:
     q: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
 
+    failure: list[BaseException] = []
+
     def worker() -> None:
         try:
             for item in it:
                 q.put(item)
+        except BaseException as exc:  # handed to the consumer: an error must not look like the end
+            failure.append(exc)
         finally:
             q.put(done)
 
     threading.Thread(target=worker, daemon=True).start()
     while (item := q.get()) is not done:
         yield item
+    if failure:
+        raise failure[0]

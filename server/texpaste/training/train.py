@@ -28,7 +28,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from ..engine import pick_device
 from ..errors import ModelError
 from ..model.checkpoint import load_into, read_state_dict, save_state_dict
-from ..model.config import ModelConfig
+from ..model.config import ModelConfig, check_types
 from ..model.network import Pix2TexModel
 from ..model.tokenizer import Tokenizer
 from ..store import ASSETS_DIR
@@ -73,6 +73,7 @@ class TrainConfig:
         unknown = set(raw) - names
         if unknown:
             raise ModelError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
+        check_types(cls, raw, "Training config")
         return cls(**raw)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..metrics import EvalAccumulator
@@ -22,7 +23,7 @@ def validate(
     groups: dict[tuple[int, int], list[tuple[torch.Tensor, Example]]] = {}
     for ex in examples:
         arr = image_array(ex.png, cfg, rng=None)
-        if arr is not None:
+        if isinstance(arr, np.ndarray):  # a corrupt or blank image is not scored
             groups.setdefault(arr.shape, []).append((torch.from_numpy(arr), ex))
     acc = EvalAccumulator(tokenizer.backend)
     for items in groups.values():
