@@ -176,11 +176,26 @@ def test_weights_only_refuses_pickled_code(tmp_path):
 
     path = tmp_path / "evil.pth"
     torch.save({"x": Evil()}, path)
-    with pytest.raises(ModelError, match="not a valid PyTorch state dict"):
+    with pytest.raises(ModelError, match="not a valid PyTorch state dict") as info:
         read_state_dict(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert "weights_only=False" not in message and "WeightsUnpickler" not in message  # not torch's advice
+    assert message.count(". ") == 0 and message.endswith(".")
     (tmp_path / "text.pth").write_text("hello")
     with pytest.raises(ModelError):
         read_state_dict(tmp_path / "text.pth")
+
+
+def test_a_yaml_config_with_a_python_tag_is_one_line(tmp_path):
+    from texpaste.model.config import ModelConfig
+
+    path = tmp_path / "config.yaml"
+    path.write_text("dim: 64\nheads: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ModelError) as info:
+        ModelConfig.from_yaml(path)
+    assert "\n" not in str(info.value) and "line 2" in str(info.value)
 
 
 def test_vocab_limit_only_picks_spellable_ids(tiny):

@@ -253,6 +253,30 @@ def test_verified_stamp_avoids_rehashing_until_the_file_changes(registry, server
     assert len(hashed) == 1
 
 
+def test_tampering_that_restores_size_and_mtime_is_detected_and_pull_repairs_it(registry, server, cache):
+    path = store.pull("pix2tex")
+    target = path / "weights.pth"
+    before = target.stat()
+    flipped = bytearray(target.read_bytes())
+    flipped[len(flipped) // 2] ^= 0xFF  # same size
+    target.write_bytes(bytes(flipped))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the old mtime
+    with pytest.raises(DownloadError, match="was corrupt"):
+        store.resolve("pix2tex", download=False)
+    target.write_bytes(bytes(flipped))
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert store.pull("pix2tex") == path
+    assert target.read_bytes() == WEIGHTS
+
+
+def test_pull_rehashes_even_a_matching_stamp(registry, server, cache, monkeypatch):
+    store.pull("pix2tex")
+    hashed: list[Path] = []
+    monkeypatch.setattr(store, "_sha256_of", lambda p: hashed.append(p) or sha(p.read_bytes()))
+    store.pull("pix2tex")
+    assert len(hashed) == len(store._spec("pix2tex").files)
+
+
 def test_not_cached_and_download_disallowed(registry, cache):
     with pytest.raises(ModelError) as info:
         store.resolve("pix2tex", download=False)

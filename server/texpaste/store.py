@@ -199,7 +199,7 @@ def pull(name: str, progress: Progress | None = None) -> Path:
     spec = _spec(name)
     if spec.bundled:
         return _bundled_dir(spec)
-    return _ensure(spec, download=True, progress=progress)
+    return _ensure(spec, download=True, progress=progress, rehash=True)  # pull trusts no stamp: it repairs
 
 
 def list_models() -> list[dict[str, object]]:
@@ -306,11 +306,13 @@ def _resolve_default() -> ResolvedModel:
     return ResolvedModel(fallback.name, path, "bundled", notice)
 
 
-def _ensure(spec: ModelSpec, *, download: bool, progress: Progress | None) -> Path:
-    """Make every file of ``spec`` present and verified in the cache; return the model directory."""
+def _ensure(spec: ModelSpec, *, download: bool, progress: Progress | None, rehash: bool = False) -> Path:
+    """Make every file of ``spec`` present and verified in the cache; return the model directory.
+
+    ``rehash``: hash every file even where its stamp matches (``models pull``)."""
     directory = cache_dir() / spec.name
     stamp = _read_stamp(directory)
-    if all(_stamp_matches(stamp, directory, f) for f in spec.files):
+    if not rehash and all(_stamp_matches(stamp, directory, f) for f in spec.files):
         return directory  # fast path: nothing to hash, no lock
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -325,7 +327,7 @@ def _ensure(spec: ModelSpec, *, download: bool, progress: Progress | None) -> Pa
         needed: list[RemoteFile] = []
         for remote in spec.files:
             target = directory / remote.name
-            if _stamp_matches(stamp, directory, remote):
+            if not rehash and _stamp_matches(stamp, directory, remote):
                 continue
             if target.is_file():
                 digest = _sha256_of(target)
@@ -380,7 +382,9 @@ def _read_stamp(directory: Path) -> dict[str, dict[str, object]]:
 
 def _stamp_entry(path: Path, digest: str) -> dict[str, object]:
     st = path.stat()
-    return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    # ctime cannot be set back by a user: a write followed by restoring size and mtime still shows
+    return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+            "inode": st.st_ino}  # fmt: skip
 
 
 def _stamp_matches(stamp: dict[str, dict[str, object]], directory: Path, remote: RemoteFile) -> bool:
@@ -392,7 +396,9 @@ def _stamp_matches(stamp: dict[str, dict[str, object]], directory: Path, remote:
         st = (directory / remote.name).stat()
     except OSError:
         return False
-    return entry.get("size") == st.st_size and entry.get("mtime_ns") == st.st_mtime_ns
+    return (entry.get("size"), entry.get("mtime_ns"), entry.get("ctime_ns"), entry.get("inode")) == (
+        st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
+    )  # fmt: skip
 
 
 def _write_stamp(directory: Path, stamp: dict[str, dict[str, object]]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -16,9 +17,14 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise ModelError(f"Weights file {path} does not exist.") from exc
+    except pickle.UnpicklingError as exc:  # weights_only refused an object (torch's text says to drop it)
+        raise ModelError(
+            f"Refusing weights file {path}: it is not a valid PyTorch state dict, it holds objects other "
+            "than tensors, which could run code when loaded."
+        ) from exc
     except Exception as exc:  # torch raises many types for a corrupt or non-checkpoint file
         raise ModelError(
-            f"Cannot read weights file {path}: it is not a valid PyTorch state dict ({exc})."
+            f"Cannot read weights file {path}: it is not a valid PyTorch state dict ({type(exc).__name__})."
         ) from exc
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]

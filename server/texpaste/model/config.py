@@ -170,8 +170,13 @@ class ModelConfig:
     def from_yaml(cls, path: str | Path) -> ModelConfig:
         try:
             raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ModelError(f"Cannot read model config {path}: {exc}.") from exc
+        except OSError as exc:
+            raise ModelError(f"Cannot read model config {path}: {exc.strerror or exc}.") from exc
+        except yaml.YAMLError as exc:  # its text spans lines (context, marks); keep the problem and line
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or "invalid YAML"
+            raise ModelError(f"Cannot read model config {path}: {problem}{where}.") from exc
         if not isinstance(raw, dict):
             raise ModelError(f"Model config {path} is not a YAML mapping.")
         return cls.from_dict(raw)
