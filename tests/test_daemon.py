@@ -200,6 +200,10 @@ def test_runtime_files_are_private(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
     path.chmod(0o777)
     out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    assert out.returncode != 0 and b"open to other users (mode 777)" in out.stderr  # refused, never chmodded
+    assert stat.S_IMODE(path.stat().st_mode) == 0o777
+    path.chmod(0o700)
+    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
     assert out.returncode == 0
     wait_for(lambda: daemon_status(env), timeout=60)
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
@@ -246,3 +250,55 @@ def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tin
     assert json.loads(shared.stdout)["latex"] == json.loads(alone.stdout)["latex"]
     assert texpaste("daemon", "stop", env=env).returncode == 0
     assert texpaste("daemon", "status", env=env).returncode == 1
+
+
+def test_a_runtime_directory_that_is_a_link_or_someone_elses_is_refused(tmp_path, monkeypatch):
+    from texpaste.errors import DaemonError
+    from texpaste.runtime import runtime_files
+
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(tmp_path / "link"))
+    for create in (True, False):  # the daemon creating it, and a client looking for a daemon in it
+        with pytest.raises(DaemonError, match="is a symbolic link"):
+            runtime_files(create=create)
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(real))
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 1)  # as seen by another user
+    for create in (True, False):
+        with pytest.raises(DaemonError, match="belongs to another user"):
+            runtime_files(create=create)
+
+
+def test_a_client_refuses_a_socket_served_by_another_user(tmp_path, monkeypatch):
+    import asyncio
+
+    from texpaste.daemon_client import DaemonConnection
+    from texpaste.errors import DaemonError
+    from texpaste.runtime import RuntimeFiles
+
+    files = RuntimeFiles(tmp_path)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(files.socket))
+    listener.listen(1)
+    received = []
+
+    def serve():
+        conn, _ = listener.accept()
+        conn.settimeout(5)
+        try:
+            received.append(conn.recv(1000))
+        except OSError:
+            received.append(b"")
+        conn.close()
+
+    import threading
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    monkeypatch.setattr(os, "getuid", lambda: os.geteuid() + 1)  # the listener (us) is now "another user"
+    with pytest.raises(DaemonError, match="served by another user"):
+        asyncio.run(DaemonConnection.open(files))
+    t.join(10)
+    listener.close()
+    assert received == [b""]  # not even the hello was sent

@@ -144,7 +144,7 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
     import asyncio
     import base64
 
-    from .daemon_client import DaemonConnection
+    from .daemon_client import DaemonConnection, DaemonUnavailable
     from .runtime import runtime_files
 
     options = {"model": args.model, "device": args.device, "candidates": args.candidates,
@@ -153,7 +153,10 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
     async def go() -> list | None:
         try:
             conn = await DaemonConnection.open(runtime_files(create=False), client="texpaste-cli")
-        except TexpasteError:
+        except DaemonUnavailable:
+            return None
+        except TexpasteError as exc:  # a runtime directory or daemon of another user: never sent an image
+            _err(f"not using the daemon: {exc}")
             return None
 
         async def one(source: bytes | Path) -> object:

@@ -14,6 +14,8 @@ import itertools
 import json
 import logging
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -32,6 +34,19 @@ START_TIMEOUT = 60.0  # seconds for a new daemon to answer (it binds before impo
 
 class DaemonUnavailable(DaemonError):
     """No daemon answers at the runtime directory's endpoint."""
+
+
+def check_peer_is_us(sock: socket.socket) -> None:
+    """Refuse a Unix socket whose other end runs as another user (SO_PEERCRED on Linux,
+    LOCAL_PEERCRED on BSD and macOS) before anything, an image above all, is sent to it."""
+    uid = None
+    if hasattr(socket, "SO_PEERCRED"):
+        pid_uid_gid = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        uid = struct.unpack("3i", pid_uid_gid)[1]
+    elif hasattr(socket, "LOCAL_PEERCRED"):  # struct xucred: version, uid, ...
+        uid = struct.unpack_from("Ii", sock.getsockopt(0, socket.LOCAL_PEERCRED, 76))[1]
+    if uid is not None and uid != os.getuid():
+        raise DaemonError(f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it.")
 
 
 class DaemonConnection:
@@ -55,6 +70,12 @@ class DaemonConnection:
                 reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]), limit=wire.MAX_LINE)
         except (OSError, ValueError, KeyError) as exc:
             raise DaemonUnavailable(f"No texpaste daemon is running ({exc.__class__.__name__}).") from exc
+        if use_unix_socket():
+            try:
+                check_peer_is_us(writer.get_extra_info("socket"))
+            except DaemonError:
+                writer.close()
+                raise
         conn = cls(reader, writer)
         try:
             await asyncio.wait_for(conn.call("hello", {"token": token, "client": client}), 10)

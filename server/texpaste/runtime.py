@@ -2,8 +2,9 @@
 
 ``$TEXPASTE_RUNTIME_DIR`` wins (tests, several independent setups); otherwise platformdirs' user
 runtime directory (``$XDG_RUNTIME_DIR/texpaste`` on Linux) plus ``texpaste``. The directory is created
-``0700`` and refused when another user owns it or others can write to it, because whoever can reach
-the socket can make the daemon read files as this user.
+``0700`` and refused when it is a symbolic link, another user owns it or others can enter it, because
+whoever can reach the socket can make the daemon read files as this user, and whoever owns the
+directory can put a daemon of their own there.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def runtime_files(create: bool = True) -> RuntimeFiles:
     files = RuntimeFiles(runtime_dir())
     if create:
         ensure_private_dir(files.directory)
+    elif os.path.lexists(files.directory):
+        check_private_dir(files.directory)  # a client never talks to a daemon in someone else's directory
     if use_unix_socket() and len(str(files.socket)) > _MAX_SOCKET_PATH:
         raise DaemonError(
             f"The runtime directory {files.directory} is too long a path for a Unix socket; "
@@ -81,18 +84,32 @@ def runtime_files(create: bool = True) -> RuntimeFiles:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (``0700``) or check an existing one is ours and not writable by others."""
+    """Create ``path`` (``0700``) or check an existing one (:func:`check_private_dir`)."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
     except OSError as exc:
         raise DaemonError(f"Cannot create the runtime directory {path}: {exc.strerror or exc}.") from exc
+    check_private_dir(path)
+
+
+def check_private_dir(path: Path) -> None:
+    """Refuse a runtime directory that is a symbolic link, belongs to another user or is open to
+    others (group or world): whoever controls it can impersonate the daemon or read its socket.
+    Nothing is ever chmodded (through a link that would change someone else's directory)."""
     if not hasattr(os, "getuid"):
         return  # Windows: the per-user profile directory is already private
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        raise DaemonError(f"Cannot use the runtime directory {path}: {exc.strerror or exc}.") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise DaemonError(f"The runtime directory {path} is a symbolic link; refusing to use it.")
+    if not stat.S_ISDIR(info.st_mode):
+        raise DaemonError(f"The runtime directory {path} is not a directory.")
     if info.st_uid != os.getuid():
         raise DaemonError(f"The runtime directory {path} belongs to another user; refusing to use it.")
-    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH | stat.S_IRWXO):
-        try:
-            path.chmod(0o700)
-        except OSError as exc:
-            raise DaemonError(f"The runtime directory {path} is open to other users and cannot be fixed.") from exc
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise DaemonError(
+            f"The runtime directory {path} is open to other users (mode {stat.S_IMODE(info.st_mode):o}); "
+            f"make it private with `chmod 700 {path}`."
+        )
