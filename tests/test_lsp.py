@@ -121,6 +121,23 @@ async def test_range_is_replaced(editor):
     assert result.text.startswith("\\(")
 
 
+async def test_a_document_the_editor_never_opened_is_not_read_from_disk(editor, tmp_path):
+    import os
+
+    fifo = tmp_path / "notes.md"  # reading it would block the server's event loop until a writer came
+    os.mkfifo(fifo)
+    uri = fifo.as_uri()
+    editor.docs[uri] = ""  # the editor has it (it applies the edit), the server was never sent didOpen
+    try:
+        result = await asyncio.wait_for(editor.insert(uri, 0, 0, mode="inline"), 120)
+        assert editor.docs[uri] == result.text and result.text.startswith("$")
+    finally:
+        try:  # release a server stuck opening the FIFO, so the fixture can stop it
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+
+
 async def test_text_typed_meanwhile_is_kept(editor):
     uri = editor.open("typing.md", "first\nsecond\n", "markdown")
     job = asyncio.ensure_future(editor.insert(uri, 0, 5, mode="inline"))

@@ -379,10 +379,10 @@ def _language_of(uri: str, doc: TextDocument | None) -> str:
 
 
 def _open_document(server: TexpasteServer, uri: str) -> TextDocument | None:
-    try:
-        return server.workspace.get_text_document(uri)
-    except Exception:  # not a file: URI and not open
-        return None
+    """The document if the editor has opened it, else None. Never ``get_text_document``: for a
+    document that is not open it reads the file from disk on the event loop (a FIFO would wedge the
+    server, ``/dev/zero`` fill its memory); a paste into it simply gets no surrounding context."""
+    return server.workspace.text_documents.get(uri)
 
 
 def _wrapped(server: TexpasteServer, result: dict[str, Any], language: str, mode: str,
