@@ -341,3 +341,92 @@ async def test_empty_clipboard_is_a_clear_error(xvfb, tiny_model_dir):
         assert info.value.data["kind"] == "clipboard" and ed.docs[uri] == "keep\n"
     finally:
         await stop_editor(ed)
+
+
+OLD_DAEMON_SERVER = """
+from texpaste.lsp import build_server, claim_stdio
+
+class OldDaemon:  # answers like a daemon of another version would: no candidates in the result
+    name = "daemon"
+
+    async def recognize(self, params, progress):
+        return {"latex": "x"}
+
+    async def status(self, model, device):
+        return {}
+
+    def close(self):
+        pass
+
+rpc_in, rpc_out = claim_stdio()
+build_server(OldDaemon()).start_io(rpc_in, rpc_out)
+"""
+
+
+async def _raw_client(*args: str):
+    import os
+    import sys
+
+    from pytest_lsp import make_test_lsp_client
+
+    client = make_test_lsp_client()
+    await client.start_io(sys.executable, *args, env={**os.environ, "TEXPASTE_THREADS": "1"})
+    return client
+
+
+async def test_an_unexpected_error_reaches_the_editor_as_one_sentence_without_a_traceback():
+    from pytest_lsp import client_capabilities
+
+    client = await _raw_client("-c", OLD_DAEMON_SERVER)
+    try:
+        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("neovim@v0.11.0"))), 60)  # fmt: skip
+        with pytest.raises(JsonRpcException) as info:
+            await client.protocol.send_request_async("texpaste/recognize", {"imageBase64": blank_png()})
+        error = info.value
+        assert str(error.message) == "texpaste failed unexpectedly; the details are in its log."
+        assert "Traceback" not in repr(error.data) and "KeyError" not in repr(error.data)
+        assert error.data == {"kind": "internal"}
+    finally:
+        await asyncio.wait_for(client.shutdown_session(), 30)
+        await client.stop()
+
+
+def _frame(message: dict) -> bytes:
+    import json
+
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def _read_frame(stream) -> dict:
+    import json
+
+    length = None
+    while (line := stream.readline().strip()) != b"":
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return json.loads(stream.read(length))
+
+
+def test_requests_before_initialize_are_refused():
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", "none"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "TEXPASTE_THREADS": "1"})  # fmt: skip
+    try:
+        requests = [("texpaste/status", {}), ("texpaste/recognize", {"imageBase64": blank_png()}),
+                    ("workspace/executeCommand", {"command": "texpaste.insertFormula", "arguments": [{}]})]  # fmt: skip
+        for i, (method, params) in enumerate(requests):
+            proc.stdin.write(_frame({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
+        proc.stdin.flush()
+        answers = {m["id"]: m for m in (_read_frame(proc.stdout) for _ in requests)}
+        for i in range(len(requests)):
+            assert answers[i]["error"]["code"] == -32002, answers[i]
+            assert "not been initialized" in answers[i]["error"]["message"]
+    finally:
+        proc.kill()
+        proc.wait(30)

@@ -12,17 +12,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import sys
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams, JsonRpcRequestCancelled
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInternalError,
+    JsonRpcInvalidParams,
+    JsonRpcRequestCancelled,
+    JsonRpcServerNotInitialized,
+)
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.workspace import TextDocument
@@ -31,6 +39,7 @@ from . import __version__
 from .backend import Backend, DaemonBackend, InProcessBackend
 from .daemon_client import DaemonClient
 from .errors import Cancelled, EditConflict, RequestError, TexpasteError
+from .limits import check_decode_options
 from .wire import image_source
 from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
 
@@ -131,6 +140,7 @@ class TexpasteServer(LanguageServer):
         self.changes = ChangeLog()
         self.arrivals: dict[Any, int] = {}  # pending paste request id -> changes.seq when it arrived
         self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
+        self.initialized = False  # set by initialize; requests before it are refused (``guarded``)
 
     def cancel_job(self, msg_id: Any) -> None:
         task = self.jobs.get(msg_id)
@@ -436,8 +446,6 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             "range": {"start": _pos_dict(target.start), "end": _pos_dict(end)},
             "model": result.get("model"), "timings": result.get("timings", {}),
         }  # fmt: skip
-    except TexpasteError as exc:
-        raise server.fail(exc) from None
     finally:
         server.arrivals.pop(msg_id, None)
         server.cancelled.discard(msg_id)
@@ -452,6 +460,52 @@ async def _clipboard_image() -> dict[str, Any]:
     return {"imageBase64": base64.b64encode(data).decode("ascii")}
 
 
+INTERNAL_ERROR = "texpaste failed unexpectedly; the details are in its log."
+
+
+def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Every request handler's one exit for errors: before ``initialize`` the LSP's
+    ServerNotInitialized; a ``TexpasteError`` its one sentence (``fail``); anything unexpected
+    one sentence to the editor and the traceback to the log only (pygls would send the exception
+    text and traceback)."""
+
+    def check(ls: TexpasteServer) -> None:
+        if not ls.initialized:
+            raise JsonRpcServerNotInitialized("texpaste has not been initialized: send initialize first.")
+
+    def translate(ls: TexpasteServer, exc: Exception) -> JsonRpcException:
+        if isinstance(exc, TexpasteError):
+            return ls.fail(exc)
+        log.error("%s failed unexpectedly", handler.__name__, exc_info=exc)
+        return JsonRpcInternalError(INTERNAL_ERROR, data={"kind": "internal"})
+
+    if asyncio.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def run_async(ls: TexpasteServer, *args: Any) -> Any:
+            check(ls)
+            try:
+                return await handler(ls, *args)
+            except JsonRpcException:
+                raise
+            except Exception as exc:
+                raise translate(ls, exc) from None
+
+        return run_async
+
+    @functools.wraps(handler)
+    def run(ls: TexpasteServer, *args: Any) -> Any:
+        check(ls)
+        try:
+            return handler(ls, *args)
+        except JsonRpcException:
+            raise
+        except Exception as exc:
+            raise translate(ls, exc) from None
+
+    return run
+
+
 def build_server(backend: Backend, defaults: Settings | None = None) -> TexpasteServer:
     server = TexpasteServer(backend)
     server.settings = defaults or Settings()
@@ -459,6 +513,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
 
     @server.feature(types.INITIALIZE)
     def initialize(ls: TexpasteServer, params: types.InitializeParams) -> None:
+        ls.initialized = True
         try:
             ls.settings = Settings.from_dict(_plain(params.initialization_options), base=base)
         except ValueError as exc:
@@ -491,6 +546,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         types.TEXT_DOCUMENT_CODE_ACTION,
         types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=False),
     )
+    @guarded
     def code_action(ls: TexpasteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         # Listing actions must stay instant: never recognise here (VS Code asks on every cursor move).
         ctx = params.context
@@ -509,37 +565,37 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         return [types.CodeAction(title=CODE_ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite, command=command)]
 
     @server.command(INSERT)
+    @guarded
     async def insert_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return await _insert(ls, args, INSERT)
 
     @server.command(INSERT_FROM_CLIPBOARD)
+    @guarded
     async def insert_formula_from_clipboard(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return await _insert(ls, args, INSERT_FROM_CLIPBOARD)
 
     @server.feature(RECOGNIZE)
+    @guarded
     async def recognize(ls: TexpasteServer, params: Any) -> dict[str, Any]:
-        try:
-            a = _plain(params)
-            if not isinstance(a, dict):
-                raise RequestError(f"{RECOGNIZE} takes an object {{imageBase64 | imagePath, ...}}.")
-            mode = _mode(a, ls.settings.mode)
-            candidates = a.get("candidates")
-            if candidates is not None and (not isinstance(candidates, int) or isinstance(candidates, bool)
-                                           or not 1 <= candidates <= 16):  # fmt: skip
-                raise RequestError(f"candidates must be a whole number from 1 to 16 (got {candidates!r}).")
-            uri = _optional_str(a, "uri")
-            position = _position(a["position"]) if uri and a.get("position") is not None else None
-            result = await ls.recognize({**image_source(a), "candidates": candidates})
-            doc = _open_document(ls, uri) if uri else None
-            context = _Context(doc, position, position) if position is not None else None
-            language = _optional_str(a, "languageId") or (_language_of(uri, doc) if uri else "plaintext")
-            text, cands = _wrapped(ls, result, language, mode, context)
-            return {"latex": result["latex"], "text": text, "candidates": cands, "model": result.get("model"),
-                    "timings": result.get("timings", {})}  # fmt: skip
-        except TexpasteError as exc:
-            raise ls.fail(exc) from None
+        a = _plain(params)
+        if not isinstance(a, dict):
+            raise RequestError(f"{RECOGNIZE} takes an object {{imageBase64 | imagePath, ...}}.")
+        mode = _mode(a, ls.settings.mode)
+        candidates = a.get("candidates")
+        if candidates is not None:
+            check_decode_options(candidates, 0.0, None)
+        uri = _optional_str(a, "uri")
+        position = _position(a["position"]) if uri and a.get("position") is not None else None
+        result = await ls.recognize({**image_source(a), "candidates": candidates})
+        doc = _open_document(ls, uri) if uri else None
+        context = _Context(doc, position, position) if position is not None else None
+        language = _optional_str(a, "languageId") or (_language_of(uri, doc) if uri else "plaintext")
+        text, cands = _wrapped(ls, result, language, mode, context)
+        return {"latex": result["latex"], "text": text, "candidates": cands, "model": result.get("model"),
+                "timings": result.get("timings", {})}  # fmt: skip
 
     @server.feature(STATUS)
+    @guarded
     async def status(ls: TexpasteServer, params: Any = None) -> dict[str, Any]:
         status = await ls.backend.status(ls.settings.model, ls.settings.device)
         return {**status, "engine": ls.backend.name, "version": __version__}
