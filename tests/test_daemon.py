@@ -200,7 +200,7 @@ def test_runtime_files_are_private(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
     path.chmod(0o777)
     out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
-    assert out.returncode != 0 and b"open to other users (mode 777)" in out.stderr  # refused, never chmodded
+    assert out.returncode != 0 and "open to other users (mode 777)" in out.stderr  # refused, never chmodded
     assert stat.S_IMODE(path.stat().st_mode) == 0o777
     path.chmod(0o700)
     out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)

@@ -287,6 +287,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
                 break
             time.sleep(0.1)
         return 0
+    files = runtime_files()  # checked before detaching: a refused directory is the starter's error
     if args.detach and hasattr(os, "fork"):
         if os.fork():  # parent: return at once; the child carries on in the background
             os._exit(0)
@@ -297,7 +298,6 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from .daemon import Daemon, setup_logging
     from .pool import ModelPool
 
-    files = runtime_files()
     setup_logging(files, args.log_file, args.verbose)
     pool = ModelPool(args.model, args.device, args.threads)
     return Daemon(files, pool, idle_timeout=args.idle_timeout).run()

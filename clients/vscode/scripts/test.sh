@@ -17,7 +17,7 @@ stop_daemons() {
     rm -rf "$WORK"
 }
 trap stop_daemons EXIT
-mkdir -p "$WORK/w" "$WORK/e"
+mkdir -p -m 700 "$WORK/w" "$WORK/e"  # texpaste refuses a runtime directory others can enter
 
 say "typecheck (tsc --strict), format check (prettier) and bundle (esbuild)"
 npx tsc -p . --noEmit
