@@ -302,3 +302,33 @@ def test_a_client_refuses_a_socket_served_by_another_user(tmp_path, monkeypatch)
     t.join(10)
     listener.close()
     assert received == [b""]  # not even the hello was sent
+
+
+def test_malformed_frames_get_an_error_and_the_connection_stays_open(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    assert out.returncode == 0, out.stderr
+    wait_for(lambda: daemon_status(env), timeout=60)
+    frames = [
+        b"[1, 2]",
+        b'{"id": [1], "method": "status"}',
+        b'{"id": {"a": 1}, "method": "status"}',
+        b'{"id": "\\ud800", "method": "status"}',  # a lone surrogate
+        b'{"id": "\\u00e9t\\u00e9", "method": "status"}',
+        b'{"id": ' + b"9" * 5000 + b', "method": "status"}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"id": 1, "method": "status", "params": [1]}',
+        b'{"id": 2, "method": 7}',
+        b'{"method": "recognize", "params": {"imageBase64": "AAAA"}}',
+    ]
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(60)
+    sock.connect(str(path / "daemon.sock"))
+    reader = sock.makefile("rb")
+    sock.sendall(b"\n".join(frames) + b"\n" + b'{"id": 3, "method": "cancel", "params": {"id": [1]}}\n'
+                 + b'{"id": 4, "method": "status"}\n')  # fmt: skip
+    answers = [json.loads(reader.readline()) for _ in range(len(frames) + 2)]
+    assert all("error" in a and a["error"]["kind"] == "invalid-params" for a in answers[: len(frames)]), answers
+    assert answers[-2] == {"id": 3, "result": {"cancelled": False}} or answers[-2]["result"] == {"cancelled": False}
+    assert answers[-1]["id"] == 4 and answers[-1]["result"]["pid"] > 0  # the same connection still serves
+    sock.close()

@@ -19,7 +19,6 @@ import os
 import secrets
 import signal
 import socket
-import struct
 import sys
 import time
 from logging.handlers import RotatingFileHandler
@@ -29,7 +28,7 @@ from . import __version__, wire
 from .batching import Batcher, recognize_async
 from .errors import Cancelled, RequestError, TexpasteError, to_wire
 from .pool import ModelPool
-from .runtime import RuntimeFiles, use_unix_socket
+from .runtime import RuntimeFiles, peer_uid, use_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +202,16 @@ class Daemon:
                     authenticated = True
                 if message.get("method") == "recognize":
                     msg_id = message.get("id")
+                    if msg_id is None or msg_id in jobs:
+                        problem = "needs an id" if msg_id is None else f"id {msg_id!r} is already in use"
+                        await self._send(writer, {"id": msg_id, "error": to_wire(RequestError(f"recognize {problem}."))})
+                        continue
                     jobs[msg_id] = asyncio.create_task(self._recognize(writer, msg_id, message.get("params")))
                     jobs[msg_id].add_done_callback(lambda _t, i=msg_id: jobs.pop(i, None))
                     continue
                 if message.get("method") == "cancel":
                     target = (message.get("params") or {}).get("id")
-                    task = jobs.get(target)
+                    task = jobs.get(target) if isinstance(target, (int, str)) else None
                     if task is not None:
                         task.cancel()
                     await self._reply(writer, message, {"cancelled": task is not None})
@@ -223,11 +226,10 @@ class Daemon:
 
     def _peer_is_owner(self, writer: asyncio.StreamWriter) -> bool:
         sock = writer.get_extra_info("socket")
-        if sock is None or sock.family != getattr(socket, "AF_UNIX", None) or not hasattr(socket, "SO_PEERCRED"):
-            return True  # TCP: the token decides; no peer credentials on this platform otherwise
-        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        _pid, uid, _gid = struct.unpack("3i", creds)
-        if uid != os.getuid():
+        if sock is None or sock.family != getattr(socket, "AF_UNIX", None):
+            return True  # TCP: the token decides
+        uid = peer_uid(sock)
+        if uid is not None and uid != os.getuid():
             log.warning("refused a connection from uid %d", uid)
             return False
         return True

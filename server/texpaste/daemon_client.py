@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from typing import Any
 
 from . import wire
 from .errors import DaemonError, TexpasteError, from_wire
-from .runtime import RuntimeFiles, runtime_files, use_unix_socket
+from .runtime import RuntimeFiles, peer_uid, runtime_files, use_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,7 @@ class DaemonUnavailable(DaemonError):
 def check_peer_is_us(sock: socket.socket) -> None:
     """Refuse a Unix socket whose other end runs as another user (SO_PEERCRED on Linux,
     LOCAL_PEERCRED on BSD and macOS) before anything, an image above all, is sent to it."""
-    uid = None
-    if hasattr(socket, "SO_PEERCRED"):
-        pid_uid_gid = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-        uid = struct.unpack("3i", pid_uid_gid)[1]
-    elif hasattr(socket, "LOCAL_PEERCRED"):  # struct xucred: version, uid, ...
-        uid = struct.unpack_from("Ii", sock.getsockopt(0, socket.LOCAL_PEERCRED, 76))[1]
+    uid = peer_uid(sock)
     if uid is not None and uid != os.getuid():
         raise DaemonError(f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it.")
 

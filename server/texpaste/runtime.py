@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import stat
+import struct
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -43,6 +44,16 @@ class RuntimeFiles:
     @property
     def log(self) -> Path:
         return self.directory / "daemon.log"
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED on Linux,
+    LOCAL_PEERCRED on BSD and macOS), or None where the platform cannot tell."""
+    if hasattr(socket, "SO_PEERCRED"):
+        return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    if hasattr(socket, "LOCAL_PEERCRED"):  # struct xucred: version, uid, ...
+        return struct.unpack_from("Ii", sock.getsockopt(0, socket.LOCAL_PEERCRED, 76))[1]
+    return None
 
 
 def use_unix_socket() -> bool:

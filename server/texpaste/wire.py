@@ -24,13 +24,31 @@ def encode(message: dict[str, Any]) -> bytes:
     return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
+MAX_ID_LENGTH = 256  # characters of a string id
+
+
 def decode(line: bytes) -> dict[str, Any]:
+    """One frame as a message whose ``id`` (if any) is a number or a short string and whose
+    ``method`` and ``params`` have their types: anything else is a ``RequestError``, so a handler
+    never meets an unhashable id or list params."""
     try:
         message = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(f"Malformed message: {exc}.") from exc
+        raise RequestError(f"Malformed message: {exc.msg if isinstance(exc, json.JSONDecodeError) else exc}.") from exc
+    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; nesting deeper than the stack
+        raise RequestError("Malformed message: too deeply nested or too long a number.") from exc
     if not isinstance(message, dict):
         raise RequestError("Malformed message: expected a JSON object.")
+    msg_id = message.get("id")
+    if msg_id is not None and not (
+        (isinstance(msg_id, int) and not isinstance(msg_id, bool) and abs(msg_id) < 2**63)
+        or (isinstance(msg_id, str) and len(msg_id) <= MAX_ID_LENGTH and msg_id.isascii())
+    ):
+        raise RequestError("Malformed message: id must be an integer or a short ASCII string.")
+    if not isinstance(message.get("method", ""), str):
+        raise RequestError("Malformed message: method must be a string.")
+    if message.get("params") is not None and not isinstance(message["params"], dict):
+        raise RequestError("Malformed message: params must be an object.")
     return message
 
 
