@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Render the training and validation shards for configs/texpaste-small-screenshots.yaml into DATA_DIR:
+# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 115k images; ~25 minutes
+# on 2 cores, most of it MathJax). Needs scripts/setup-render.sh (KaTeX, MathJax, Chromium) and TeX.
+#     scripts/render_training_data.sh DATA_DIR [FORMULAS_DIR]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:?usage: render_training_data.sh DATA_DIR [FORMULAS_DIR]}"
+F="${2:-$ROOT/../shared/data/formulas}"
+T="$ROOT/.venv/bin/texpaste"
+R() { nice "$T" data render --jobs "$(nproc)" "$@"; }
+R --formulas "$F/valid/im2latex100k_validate.txt.gz" --out "$OUT/val" --n 1000 --seed 1 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/tex-display" --n 50000 --seed 11 --renderer tex
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/tex-inline" --n 15000 --seed 12 --renderer tex
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/tex-k12" --n 8000 --seed 13 --renderer tex
+R --formulas "$F/train/crohme_train.txt.gz" --out "$OUT/tex-crohme" --n 4000 --seed 14 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display" --n 12000 --seed 21 --renderer pdf
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/pdf-k12" --n 3000 --seed 22 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display" --n 8000 --seed 31 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline" --n 3000 --seed 32 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display" --n 6000 --seed 41 --renderer mathjax --max-size 1600 400
