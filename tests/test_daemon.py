@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -332,3 +333,40 @@ def test_malformed_frames_get_an_error_and_the_connection_stays_open(fresh_runti
     assert answers[-2] == {"id": 3, "result": {"cancelled": False}} or answers[-2]["result"] == {"cancelled": False}
     assert answers[-1]["id"] == 4 and answers[-1]["result"]["pid"] > 0  # the same connection still serves
     sock.close()
+
+
+def test_a_deleted_socket_is_noticed_and_served_again_by_the_same_daemon(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
+                    env=env).returncode == 0  # fmt: skip
+    pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
+    (path / "daemon.sock").unlink()  # a temp cleaner
+    assert wait_for(lambda: daemon_status(env), timeout=15)["pid"] == pid  # seconds, not a 60 s wait
+
+
+def test_a_removed_runtime_directory_makes_the_daemon_exit(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
+                    env=env).returncode == 0  # fmt: skip
+    pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
+    shutil.rmtree(path)  # its lock no longer keeps a second daemon out: the old one must go
+    assert wait_for(lambda: not _alive(pid), timeout=15)
+    path.mkdir(mode=0o700)
+
+
+def test_a_frozen_daemon_is_reported_as_not_responding_and_stop_ends_it(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
+                    env=env).returncode == 0  # fmt: skip
+    pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        out = texpaste("daemon", "status", env=env, timeout=60)
+        assert out.returncode == 1
+        assert f"The texpaste daemon (pid {pid}) is not responding" in out.stderr, out.stderr
+        stop = texpaste("daemon", "stop", env=env, timeout=60)
+        assert stop.returncode == 0 and "terminating it" in stop.stderr
+        assert wait_for(lambda: not _alive(pid), timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)

@@ -7,6 +7,7 @@ the thin language-server front end start fast.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -258,7 +259,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
-    from .daemon_client import DaemonUnavailable, call_running
+    from .daemon_client import DaemonNotResponding, DaemonUnavailable, call_running, lock_pid
     from .runtime import runtime_files
 
     if args.action == "status":
@@ -272,12 +273,22 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(status, indent=2) + "\n")
         return 0
     if args.action == "stop":
+        import signal
+        import time
+
         try:
             call_running("shutdown", timeout=10)
         except DaemonUnavailable:
             _err("no daemon is running.")
             return 0
-        import time
+        except DaemonNotResponding:  # stopped or wedged: terminate it (SIGCONT lets a stopped one see it)
+            pid = lock_pid(runtime_files())
+            if pid is None:
+                raise
+            _err(f"the daemon (pid {pid}) is not responding; terminating it.")
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+                os.kill(pid, signal.SIGCONT)
 
         from .daemon import lock_is_held
 

@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import IO, Any
 
 from . import __version__, wire
@@ -75,6 +76,16 @@ def setup_logging(files: RuntimeFiles, log_file: str | None, verbose: bool) -> N
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
+ENDPOINT_CHECK_SECONDS = 1.0
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
 class Daemon:
     def __init__(self, files: RuntimeFiles, pool: ModelPool, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
                  batch_window: float = 0.015) -> None:  # fmt: skip
@@ -85,6 +96,9 @@ class Daemon:
         self.in_flight = 0
         self.token: str | None = None
         self._stop: asyncio.Event | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._socket_inode: int | None = None  # of the socket we bound (a cleaner may delete it)
+        self._lock_inode: int | None = None  # of the lock file we hold (the directory may be removed)
 
     # -- lifetime ------------------------------------------------------------------------------
 
@@ -99,6 +113,7 @@ class Daemon:
             lock.truncate()
             lock.write(f"{os.getpid()}\n".encode())
             lock.flush()
+            self._lock_inode = os.fstat(lock.fileno()).st_ino
             asyncio.run(self._main())
         finally:
             self._remove_endpoint()
@@ -112,16 +127,17 @@ class Daemon:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._stop.set)
         self.batcher = Batcher(self.pool, window=self.batch_window)
-        server = await self._listen()
+        self._server = await self._listen()
         log.info("texpaste daemon %s (pid %d) listening; idle timeout %s s", __version__, os.getpid(),
                  self.idle_timeout or "none")  # fmt: skip
         self.pool.preload()
-        watchdog = asyncio.create_task(self._watch_idle())
+        watchdogs = [asyncio.create_task(self._watch_idle()), asyncio.create_task(self._watch_endpoint())]
         try:
             await self._stop.wait()
         finally:
-            watchdog.cancel()
-            server.close()
+            for task in watchdogs:
+                task.cancel()
+            self._server.close()
             self.batcher.close()
             log.info("texpaste daemon stopping")
 
@@ -136,6 +152,7 @@ class Daemon:
             finally:
                 os.umask(old)
             path.chmod(0o600)
+            self._socket_inode = path.stat().st_ino
             return server
         self.token = secrets.token_hex(32)
         server = await asyncio.start_server(self._serve_client, "127.0.0.1", 0, limit=wire.MAX_LINE)
@@ -148,9 +165,30 @@ class Daemon:
         return server
 
     def _remove_endpoint(self) -> None:
+        if use_unix_socket() and _inode(self.files.socket) != self._socket_inode:
+            return  # not ours (any more): leave it to whoever made it
         for path in (self.files.socket, self.files.tcp_info):
             with contextlib.suppress(OSError):
                 path.unlink()
+
+    async def _watch_endpoint(self) -> None:
+        """Notice within seconds when a temp cleaner deletes the socket (listen again) or the whole
+        runtime directory (exit: the lock no longer keeps a second daemon out, so the next client
+        starts one there); otherwise clients would wait for a daemon that can never be reached."""
+        if not use_unix_socket():
+            return
+        while True:
+            await asyncio.sleep(ENDPOINT_CHECK_SECONDS)
+            if _inode(self.files.lock) != self._lock_inode:
+                log.warning("the runtime directory %s or its lock was removed: exiting", self.files.directory)
+                assert self._stop is not None
+                self._stop.set()
+                return
+            if _inode(self.files.socket) != self._socket_inode:
+                log.warning("the daemon socket %s was removed: listening again", self.files.socket)
+                assert self._server is not None
+                self._server.close()
+                self._server = await self._listen()
 
     async def _watch_idle(self) -> None:
         if not self.idle_timeout:

@@ -35,12 +35,28 @@ class DaemonUnavailable(DaemonError):
     """No daemon answers at the runtime directory's endpoint."""
 
 
+class DaemonNotResponding(DaemonError):
+    """A daemon accepted the connection but did not answer ``hello`` (stopped, or wedged): starting
+    another would only wait for its lock, so this is reported at once."""
+
+
+HELLO_TIMEOUT = 10.0  # seconds; a live daemon answers hello from its event loop at once
+
+
 def check_peer_is_us(sock: socket.socket) -> None:
     """Refuse a Unix socket whose other end runs as another user (SO_PEERCRED on Linux,
     LOCAL_PEERCRED on BSD and macOS) before anything, an image above all, is sent to it."""
     uid = peer_uid(sock)
     if uid is not None and uid != os.getuid():
         raise DaemonError(f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it.")
+
+
+def lock_pid(files: RuntimeFiles) -> int | None:
+    try:
+        text = files.lock.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
 
 
 class DaemonConnection:
@@ -72,8 +88,15 @@ class DaemonConnection:
                 raise
         conn = cls(reader, writer)
         try:
-            await asyncio.wait_for(conn.call("hello", {"token": token, "client": client}), 10)
-        except (TimeoutError, asyncio.TimeoutError, TexpasteError) as exc:
+            await asyncio.wait_for(conn.call("hello", {"token": token, "client": client}), HELLO_TIMEOUT)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            conn.close()
+            pid = lock_pid(files)
+            raise DaemonNotResponding(
+                f"The texpaste daemon{f' (pid {pid})' if pid else ''} is not responding; "
+                "stop it with `texpaste daemon stop` or kill it."
+            ) from exc
+        except TexpasteError as exc:
             conn.close()
             raise DaemonUnavailable(f"The texpaste daemon did not answer: {exc}") from exc
         return conn
