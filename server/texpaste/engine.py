@@ -63,7 +63,7 @@ class Recognition:
 def pick_device(name: str | None = None) -> torch.device:
     """Explicit choice, else CUDA > Apple MPS > CPU."""
     if name and name != "auto":
-        check_decode_options(1, 0.0, None, name)
+        check_decode_options(device=name)
         if name.startswith("cuda") and not torch.cuda.is_available():
             raise ModelError(f"Device {name} was asked for, but torch sees no CUDA GPU here.")
         if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):

@@ -100,13 +100,11 @@ def read_image_file(source: str | Path) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as exc:
         raise ImageError(f"The image file {path} does not exist.") from exc
-    except IsADirectoryError as exc:
-        raise ImageError(f"{path} is a directory, not an image file.") from exc
     except OSError as exc:
         raise ImageError(f"The image file {path} cannot be read ({exc.strerror or exc}).") from exc
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if stat.S_ISDIR(info.st_mode):
+        if stat.S_ISDIR(info.st_mode):  # opening a directory read-only succeeds
             raise ImageError(f"{path} is a directory, not an image file.")
         if not stat.S_ISREG(info.st_mode):
             raise ImageError(f"{path} is not a regular file (a pipe, socket or device cannot be an image file).")

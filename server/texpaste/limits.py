@@ -15,9 +15,12 @@ MAX_SEED = 2**63 - 1  # torch's generators take a signed 64-bit seed
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 
 
-def check_decode_options(candidates: object, temperature: object, seed: object, device: object = None) -> None:
+def check_decode_options(
+    candidates: object = 1, temperature: object = 0.0, seed: object = None, device: object = None
+) -> None:
     """Raise ``RequestError`` (one sentence) for a decoding option out of range, in-process and on
-    the wire alike: booleans are not numbers, NaN and infinity are not temperatures."""
+    the wire alike: booleans are not numbers, NaN and infinity are not temperatures. Options left
+    at their defaults pass, so a caller checks only what it was given."""
     import math
 
     from .errors import RequestError
@@ -38,5 +41,5 @@ def check_decode_options(candidates: object, temperature: object, seed: object, 
         raise RequestError(f"seed must be a whole number from 0 to 2**63 - 1 (got {seed!r}).")
     if device is not None:
         kind, _, index = str(device).partition(":") if isinstance(device, str) else ("", "", "")
-        if kind not in DEVICE_KINDS or (index and (kind not in ("cuda",) or not index.isdigit())):
+        if kind not in DEVICE_KINDS or (index and (kind != "cuda" or not index.isdigit())):
             raise RequestError(f"device must be auto, cpu, cuda, cuda:N or mps (got {device!r}).")

@@ -39,7 +39,7 @@ from . import __version__
 from .backend import Backend, DaemonBackend, InProcessBackend
 from .daemon_client import DaemonClient
 from .errors import Cancelled, EditConflict, RequestError, TexpasteError
-from .limits import check_decode_options
+from .limits import MAX_CANDIDATES, check_decode_options
 from .wire import image_source
 from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
 
@@ -87,8 +87,8 @@ class Settings:
                     raise ValueError(f"setting 'mode' must be one of {', '.join(MODES)} (got {value!r}).")
                 out.mode = value
             elif key == "candidates":
-                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 16:
-                    raise ValueError(f"setting 'candidates' must be a whole number from 1 to 16 (got {value!r}).")
+                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CANDIDATES:
+                    raise ValueError(f"setting 'candidates' must be a whole number from 1 to {MAX_CANDIDATES} (got {value!r}).")
                 out.candidates = value
             elif key == "delimiters":
                 out.wrap = WrapOptions.from_dict(value)
@@ -583,7 +583,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         mode = _mode(a, ls.settings.mode)
         candidates = a.get("candidates")
         if candidates is not None:
-            check_decode_options(candidates, 0.0, None)
+            check_decode_options(candidates=candidates)
         uri = _optional_str(a, "uri")
         position = _position(a["position"]) if uri and a.get("position") is not None else None
         result = await ls.recognize({**image_source(a), "candidates": candidates})

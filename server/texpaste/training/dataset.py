@@ -186,7 +186,7 @@ def bucketed_batches(
             buckets[shape] = items
     if executor:
         executor.shutdown(cancel_futures=True)
-    if skipped[CORRUPT] or skipped["blank"]:
+    if any(skipped.values()):
         log.warning("epoch %d skipped %d images that do not decode and %d that preprocess to nothing",
                     epoch, skipped[CORRUPT], skipped["blank"])  # fmt: skip
     if stats is not None:
