@@ -58,6 +58,7 @@ class Editor:
         self.versions: dict[str, int] = {}
         self.edits: list[types.ApplyWorkspaceEditParams] = []
         self.apply_result = True
+        self.before_apply: Any = None
 
     def open(self, name: str, text: str, language: str) -> str:
         uri = f"file:///tmp/texpaste-test/{name}"
@@ -87,13 +88,36 @@ class Editor:
         self.docs[uri] = text[:start] + new_text + text[end:]
 
     def apply(self, params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        """Apply a workspace edit as an editor does: a ``TextDocumentEdit`` for another version of the
+        document than the current one is refused; an applied edit is reported back with didChange."""
         self.edits.append(params)
+        if self.before_apply is not None:
+            self.before_apply()  # e.g. the user types just before the editor gets to the edit
         if not self.apply_result:
             return types.ApplyWorkspaceEditResult(applied=False, failure_reason="document is read-only")
-        for uri, edits in (params.edit.changes or {}).items():
-            for e in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        per_doc = list((params.edit.changes or {}).items())
+        for change in params.edit.document_changes or []:
+            doc = change.text_document
+            if doc.version is not None and doc.version != self.versions.get(doc.uri):
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="the document has changed")
+            per_doc.append((doc.uri, change.edits))
+        for uri, edits in per_doc:
+            ordered = sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True)
+            for e in ordered:
                 self._edit(uri, e.range, e.new_text)
+            self.versions[uri] = self.versions.get(uri, 0) + 1
+            self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                [types.TextDocumentContentChangePartial(range=e.range, text=e.new_text) for e in ordered]))  # fmt: skip
         return types.ApplyWorkspaceEditResult(applied=True)
+
+    def replace_all(self, uri: str, text: str) -> None:
+        """A whole-document change (a formatter, a reload from disk): one the server cannot follow."""
+        self.docs[uri] = text
+        self.versions[uri] += 1
+        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
+            types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+            [types.TextDocumentContentChangeWholeDocument(text=text)]))  # fmt: skip
 
     async def command(self, name: str, **args: Any) -> Any:
         params = types.ExecuteCommandParams(command=name, arguments=[args])

@@ -122,3 +122,25 @@ def test_pool_relays_download_progress_then_loads(tiny_model_dir, monkeypatch, s
     assert seen[0] == ("Loading model…", None)
     weights = [pct for message, pct in seen if message == "Downloading weights.pth…"]
     assert weights[0] == 0.0 and weights[-1] == 100.0 and weights == sorted(weights)
+
+
+def test_loading_one_model_never_stalls_recognitions_on_a_loaded_one(tiny_model_dir, tmp_path):
+    """D5: a slow load (a download on a bad network) of one model runs beside the engine thread."""
+    import shutil
+
+    other = shutil.copytree(tiny_model_dir, tmp_path / "other-model")
+    pool = ModelPool(str(tiny_model_dir), "cpu", threads=1)
+    pool.get(None, None)
+    gate, real_load = threading.Event(), pool._load
+    pool._load = lambda key: (gate.wait(60), real_load(key))[1] if key[0] == str(other) else real_load(key)
+    batcher = Batcher(pool, window=0.0)
+    try:
+        slow = batcher.submit(DATA / "formula.png", DecodeOptions(model=str(other)))
+        fast = [batcher.submit(DATA / "formula.png", DecodeOptions()) for _ in range(3)]
+        assert all(job.future.result(timeout=30)["latex"] for job in fast)
+        assert not slow.future.done()
+        gate.set()
+        assert slow.future.result(timeout=60)["model"] == "other-model"
+    finally:
+        gate.set()
+        batcher.close()

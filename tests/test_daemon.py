@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -20,6 +21,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
+from .conftest import TINY_CONFIG
 from .editor import DATA, b64, start_editor, stop_editor
 
 
@@ -247,7 +249,7 @@ def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tin
     wait_for(lambda: daemon_status(env), timeout=60)
     shared = texpaste("-v", "recognize", "--model", str(tiny_model_dir), "--json", image, "/no/such.png", env=env)
     assert "recognised by the running daemon" in shared.stderr
-    assert shared.returncode == 1 and "/no/such.png: No such image file" in shared.stderr
+    assert shared.returncode == 1 and "/no/such.png: The image file /no/such.png does not exist" in shared.stderr
     assert json.loads(shared.stdout)["latex"] == json.loads(alone.stdout)["latex"]
     assert texpaste("daemon", "stop", env=env).returncode == 0
     assert texpaste("daemon", "status", env=env).returncode == 1
@@ -370,3 +372,275 @@ def test_a_frozen_daemon_is_reported_as_not_responding_and_stop_ends_it(fresh_ru
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGCONT)
+
+
+# -- context, versions, lifecycle --------------------------------------------------------------
+
+
+def _run_daemon(env: dict[str, str], *args: str, version: str | None = None, protocol: int | None = None) -> int:
+    """Start a detached daemon (optionally one that says it is another version) and return its pid."""
+    patch = ""
+    if version is not None:
+        patch = f"import texpaste, texpaste.wire; texpaste.__version__ = {version!r}; "
+        patch += f"texpaste.wire.PROTOCOL = {protocol if protocol is not None else 'texpaste.wire.PROTOCOL'}; "
+    code = patch + f"from texpaste.cli import main; raise SystemExit(main({['daemon', 'run', '--detach', *args]!r}))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return wait_for(lambda: daemon_status(env), timeout=60)["pid"]
+
+
+@pytest.fixture(scope="module")
+def second_model_dir(tmp_path_factory) -> Path:
+    from texpaste.model.init import init_model_dir
+
+    return init_model_dir(str(tmp_path_factory.mktemp("models") / "second-tiny"), config=TINY_CONFIG, seed=2)
+
+
+def test_the_requester_chooses_the_model_never_the_daemons_environment(fresh_runtime, tiny_model_dir,
+                                                                       second_model_dir, tmp_path):  # fmt: skip
+    """A daemon started by one editor with TEXPASTE_MODEL=A answers another shell's request with
+    that shell's choice: its TEXPASTE_MODEL, a relative --model against its own directory, or the default."""
+    path, env = fresh_runtime
+    _run_daemon({**env, "TEXPASTE_MODEL": str(tiny_model_dir)}, "--idle-timeout", "0")
+    image = str(DATA / "formula.png")
+
+    def model_of(*args: str, cwd: str | None = None, **extra: str) -> str:
+        shell = {k: v for k, v in env.items() if k != "TEXPASTE_MODEL"} | extra
+        out = subprocess.run([sys.executable, "-m", "texpaste", "-v", "recognize", "--json", *args, image],
+                             env=shell, cwd=cwd, capture_output=True, text=True, timeout=120)  # fmt: skip
+        assert out.returncode == 0 and "recognised by the running daemon" in out.stderr, out.stderr
+        return json.loads(out.stdout)["model"]
+
+    assert model_of(TEXPASTE_MODEL=str(second_model_dir)) == "second-tiny"
+    assert model_of("--model", "second-tiny", cwd=str(second_model_dir.parent)) == "second-tiny"
+    assert model_of() == "texpaste-small"  # the default, not the daemon's TEXPASTE_MODEL
+    assert Path(f"/proc/{daemon_status(env)['pid']}/cwd").resolve() == Path("/")
+
+
+def test_a_request_without_an_explicit_model_or_with_a_relative_path_is_refused(fresh_runtime, tiny_model_dir):
+    path, env = fresh_runtime
+    _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(60)
+    sock.connect(str(path / "daemon.sock"))
+    reader = sock.makefile("rb")
+    image = str(DATA / "formula.png")
+    requests = [{"imagePath": image}, {"imagePath": image, "model": "some/relative/dir"},
+                {"imagePath": "formula.png", "model": str(tiny_model_dir)}]  # fmt: skip
+    for i, params in enumerate(requests):
+        sock.sendall(json.dumps({"id": i, "method": "recognize", "params": params}).encode() + b"\n")
+        answer = json.loads(reader.readline())
+        assert answer["error"]["kind"] == "invalid-params", answer
+        assert re.search("needs model|absolute path", answer["error"]["message"]), answer
+    sock.close()
+
+
+async def test_an_older_daemon_is_replaced_and_a_newer_one_is_used(fresh_runtime, tiny_model_dir, monkeypatch):
+    from texpaste import __version__
+    from texpaste.daemon_client import DaemonClient
+    from texpaste.runtime import runtime_files
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))  # for the daemon the client starts
+    old = _run_daemon(env, "--model", str(tiny_model_dir), version="0.0.1", protocol=1)
+    client = DaemonClient(["--model", str(tiny_model_dir)], files=runtime_files())
+    try:
+        params = {"imagePath": str(DATA / "formula.png"), "model": str(tiny_model_dir)}
+        result = await client.call("recognize", params)
+        assert result["latex"] and client._conn.version == __version__
+        assert wait_for(lambda: not _alive(old), timeout=30)
+    finally:
+        client.close()
+    texpaste("daemon", "stop", env=env)
+    wait_for(lambda: daemon_status(env) is None, timeout=30)
+    newer = _run_daemon(env, "--model", str(tiny_model_dir), version="99.0.0")
+    client = DaemonClient(["--model", str(tiny_model_dir)], files=runtime_files())
+    try:
+        await client.call("recognize", params)
+        assert client._conn.version == "99.0.0" and _alive(newer)  # no tug of war between two versions
+    finally:
+        client.close()
+
+
+def _daemons_of(path: Path) -> list[int]:
+    """Live texpaste daemon processes serving the runtime directory ``path``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"daemon" in cmdline and f"TEXPASTE_RUNTIME_DIR={path}".encode() in environ and _alive(int(proc.name)):
+            found.append(int(proc.name))
+    return found
+
+
+async def test_jobs_in_flight_when_a_daemon_stops_are_answered_by_a_fresh_one(fresh_runtime, tiny_model_dir,
+                                                                              monkeypatch):  # fmt: skip
+    """A daemon asked to stop while recognitions wait (here: for its model to load) answers them
+    'daemon-stopping'; the client asks a new daemon, so no paste vanishes as cancelled, and exactly
+    one daemon is left."""
+    from texpaste.daemon_client import DaemonClient, DaemonConnection
+    from texpaste.runtime import runtime_files
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
+    first = _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    client = DaemonClient(["--model", str(tiny_model_dir)], files=runtime_files())
+    try:
+        params = {"imagePath": str(DATA / "formula.png"), "model": str(tiny_model_dir), "candidates": 16}
+        await client.connection()
+        jobs = [asyncio.ensure_future(client.call("recognize", params)) for _ in range(6)]
+        await asyncio.sleep(0.05)
+        stopper = await DaemonConnection.open(runtime_files())
+        await stopper.call("shutdown")
+        stopper.close()
+        results = await asyncio.gather(*jobs)
+        assert all(r["latex"] for r in results)
+        assert wait_for(lambda: not _alive(first), timeout=30)
+        assert _daemons_of(path) == [client._conn.hello["pid"]] != [first]
+    finally:
+        client.close()
+
+
+async def test_a_daemon_that_dies_working_on_a_request_is_not_given_it_again(fresh_runtime, tiny_model_dir,
+                                                                             monkeypatch):  # fmt: skip
+    """Killed mid-request (as the kernel's out-of-memory killer would): the error says so and no new
+    daemon is started with the same image; one that was gone before the request is restarted."""
+    from texpaste.daemon_client import DaemonClient, DaemonLost
+    from texpaste.runtime import lock_is_held, runtime_files
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
+    pid = _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    client = DaemonClient(["--model", str(tiny_model_dir)], files=runtime_files())
+    params = {"imagePath": str(DATA / "formula.png"), "model": str(tiny_model_dir)}
+    try:
+        with pytest.raises(DaemonLost, match="not tried again"):
+            await client.call("recognize", params, progress=lambda *_: os.kill(pid, signal.SIGKILL))
+        wait_for(lambda: not _alive(pid), timeout=10)
+        await asyncio.sleep(1.0)
+        assert not lock_is_held(path / "daemon.lock")  # nobody started another for that image
+        assert (await client.call("recognize", params))["latex"]  # a new request starts a daemon again
+    finally:
+        client.close()
+
+
+async def test_a_request_the_daemon_never_answers_is_given_up(fresh_runtime, tiny_model_dir, monkeypatch):
+    from texpaste.daemon_client import DaemonConnection
+    from texpaste.errors import DaemonError
+    from texpaste.runtime import runtime_files
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
+    pid = _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    conn = await DaemonConnection.open(runtime_files())
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DaemonError, match="did not answer for 1 s"):
+            await conn.call("status", {}, idle_timeout=1.0)
+        assert time.monotonic() - started < 10
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        conn.close()
+
+
+def test_too_many_waiting_recognitions_on_one_connection_are_busy(fresh_runtime, tiny_model_dir):
+    from texpaste.limits import MAX_CONNECTION_JOBS
+
+    path, env = fresh_runtime
+    _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.settimeout(120)
+    sock.connect(str(path / "daemon.sock"))
+    params = {"imageBase64": b64(DATA / "formula.png"), "model": str(tiny_model_dir)}
+    n = MAX_CONNECTION_JOBS + 8
+    sock.sendall(b"".join(json.dumps({"id": i, "method": "recognize", "params": params}).encode() + b"\n"
+                          for i in range(n)))  # fmt: skip
+    reader = sock.makefile("rb")
+    answers: list[dict] = []
+    while len(answers) < n:  # progress notifications come in between
+        message = json.loads(reader.readline())
+        if "result" in message or "error" in message:
+            answers.append(message)
+    busy = [a for a in answers if a.get("error", {}).get("kind") == "busy"]
+    assert len(busy) == 8 and "Too many recognitions are waiting" in busy[0]["error"]["message"]
+    assert sum("result" in a for a in answers) == MAX_CONNECTION_JOBS
+    sock.close()
+
+
+def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer(fresh_runtime, tiny_model_dir,
+                                                                                 monkeypatch):  # fmt: skip
+    """The client sends nothing secret to a process on the port that cannot prove it knows the token
+    (a squatter after the daemon died); the daemon reads at most a few KiB from an unproven peer."""
+    import threading
+
+    from texpaste.daemon_client import DaemonConnection
+    from texpaste.errors import DaemonError
+    from texpaste.runtime import RuntimeFiles
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_DAEMON_TRANSPORT", "tcp")
+    squatter = socket.create_server(("127.0.0.1", 0))
+    token = "f" * 64
+    (path / "daemon.json").write_text(json.dumps({"port": squatter.getsockname()[1], "token": token, "pid": 1}))
+    received = []
+
+    def pretend() -> None:
+        conn, _ = squatter.accept()
+        with conn:
+            line = conn.makefile("rb").readline()
+            received.append(line)
+            hello = json.loads(line)
+            conn.sendall(json.dumps({"id": hello["id"], "result": {"version": "0.2.0", "protocol": 2,
+                                     "proof": "0" * 64, "nonce": "a" * 32}}).encode() + b"\n")  # fmt: skip
+            received.append(conn.recv(1000))
+
+    t = threading.Thread(target=pretend, daemon=True)
+    t.start()
+    with pytest.raises(DaemonError, match="does not know its token"):
+        asyncio.run(DaemonConnection.open(RuntimeFiles(path)))
+    t.join(10)
+    squatter.close()
+    assert token.encode() not in b"".join(received) and received[-1] == b""  # nothing after the bad proof
+    (path / "daemon.json").unlink()
+
+    tcp_env = {**env, "TEXPASTE_DAEMON_TRANSPORT": "tcp"}
+    pid = _run_daemon(tcp_env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
+    rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())[1])  # noqa: E731
+    before = rss()
+    info = json.loads((path / "daemon.json").read_text())
+    strangers = []
+    for _ in range(4):
+        s = socket.create_connection(("127.0.0.1", info["port"]), timeout=10)
+        with contextlib.suppress(OSError):
+            s.sendall(b"x" * 20_000_000)  # no newline, no proof
+        strangers.append(s)
+    for s in strangers:
+        with contextlib.suppress(OSError):
+            assert s.recv(100) == b""  # dropped
+        s.close()
+    assert rss() - before < 20_000  # KiB: nowhere near 4 x 20 MB
+    assert daemon_status(tcp_env)["pid"] == pid  # and real clients still get in
+
+
+async def test_a_lock_or_socket_path_that_is_a_directory_is_a_clear_error_at_once(fresh_runtime, monkeypatch):
+    from texpaste.daemon_client import DaemonClient
+    from texpaste.errors import DaemonError
+    from texpaste.runtime import runtime_files
+
+    path, env = fresh_runtime
+    monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
+    for name in ("daemon.lock", "daemon.sock"):
+        (path / name).mkdir()
+        client = DaemonClient(files=runtime_files())
+        started = time.monotonic()
+        with pytest.raises(DaemonError, match=f"{name} is a directory; remove it"):
+            await client.call("status", {})
+        assert time.monotonic() - started < 10  # not a 60 s wait for a daemon that cannot start
+        client.close()
+        (path / name).rmdir()

@@ -16,7 +16,7 @@ from PIL import Image
 from pygls.exceptions import JsonRpcException
 
 from texpaste.latex import strip_delimiters
-from texpaste.wrapping import wrap_for_insert
+from texpaste.wrapping import wrap, wrap_for_insert
 
 from .editor import DATA, b64, start_editor, stop_editor, units
 
@@ -204,7 +204,7 @@ async def test_status_reports_model_device_and_daemon(editor):
     [
         ({"imageBase64": "aGVsbG8gd29ybGQ="}, -32803, "bad-image", "not an image"),
         ({"imageBase64": "@@@not base64@@@"}, -32803, "bad-image", "not valid base64"),
-        ({"imagePath": "/no/such/file.png", "imageBase64": None}, -32803, "bad-image", "No such image file"),
+        ({"imagePath": "/no/such/file.png", "imageBase64": None}, -32803, "bad-image", "does not exist"),
         ({"imageBase64": None}, -32602, "invalid-params", "exactly one of imageBase64 and imagePath"),
         ({"blank": True}, -32803, "no-formula", "formula"),
         ({"uri": None}, -32602, "invalid-params", "uri"),
@@ -236,11 +236,109 @@ async def test_no_arguments_is_invalid_params(editor):
     assert info.value.code == -32602
 
 
-async def test_rejected_edit_is_reported(editor):
+async def test_rejected_edit_is_a_conflict_that_offers_the_formula(editor, expected):
     uri = editor.open("ro.md", "\n", "markdown")
     editor.apply_result = False
-    with pytest.raises(JsonRpcException, match="did not apply the edit: document is read-only"):
+    with pytest.raises(JsonRpcException, match=r"did not apply the edit \(document is read-only\)") as info:
         await editor.insert(uri, 0, 0)
+    offer = wrap(expected.latex, "auto", "markdown")  # no context: for wherever the user pastes it
+    assert info.value.data == {"kind": "conflict", "text": offer}
+    assert info.value.data["text"] in str(info.value.message) and editor.docs[uri] == "\n"
+
+
+async def test_the_paste_is_a_versioned_edit_refused_when_the_document_moved_on(vscode):
+    """The user types after the server computed the edit but before the editor applied it: the edit
+    names the old version, so the editor refuses it instead of inserting at stale coordinates."""
+    uri = vscode.open("versioned.md", "ab\n", "markdown")
+    result = await vscode.insert(uri, 0, 1, mode="inline")
+    [change] = vscode.edits[0].edit.document_changes
+    assert change.text_document.version == 1 and vscode.edits[0].edit.changes is None
+    assert vscode.docs[uri] == "a" + result.text + "b\n" and vscode.versions[uri] == 2
+    vscode.before_apply = lambda: vscode.type(uri, 0, 0, "typed ")  # lands in the editor, not yet in the server
+    with pytest.raises(JsonRpcException) as info:
+        await vscode.insert(uri, 0, 1, mode="inline")
+    assert info.value.data == {"kind": "conflict", "text": result.text}
+    assert vscode.docs[uri] == "typed a" + result.text + "b\n"
+
+
+async def test_an_editor_without_document_changes_gets_plain_changes(editor):
+    uri = editor.open("plain.md", "ab\n", "markdown")
+    result = await editor.insert(uri, 0, 1, mode="inline")
+    assert editor.edits[0].edit.document_changes is None
+    assert editor.edits[0].edit.changes == {uri: (types.TextEdit(range=types.Range(
+        types.Position(0, 1), types.Position(0, 1)), new_text=result.text),)}  # fmt: skip
+
+
+async def test_a_whole_document_change_while_recognising_offers_the_formula(editor, vscode):
+    for ed in (editor, vscode):
+        uri = ed.open("formatted.md", "The  here.\n", "markdown")
+        job = asyncio.ensure_future(ed.insert(uri, 0, 4, mode="inline"))
+        await asyncio.sleep(0)
+        ed.replace_all(uri, "Reformatted.\n")
+        with pytest.raises(JsonRpcException, match="whole document was replaced") as info:
+            await job
+        assert info.value.data["kind"] == "conflict" and info.value.data["text"].startswith("$")
+        assert ed.docs[uri] == "Reformatted.\n" and ed.edits == []
+
+
+LATE_RESULT_SERVER = """
+import asyncio
+from texpaste.lsp import build_server, claim_stdio
+
+class LateResult:  # its result is already on the way when a cancel arrives: it is delivered anyway
+    name = "daemon"
+
+    def start(self):
+        pass
+
+    async def recognize(self, params, progress):
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            pass
+        return {"latex": "x", "candidates": [{"latex": "x", "score": 0.0}], "model": "late", "timings": {}}
+
+    async def status(self, model, device):
+        return {"state": "ready"}
+
+    def close(self):
+        pass
+
+rpc_in, rpc_out = claim_stdio()
+build_server(LateResult()).start_io(rpc_in, rpc_out)
+"""
+
+
+@pytest.mark.parametrize("how", ["progress", "cancelRequest"])
+async def test_a_cancel_that_meets_a_finished_recognition_still_edits_nothing(how):
+    """The cancel reaches the server just as the recognition's result does: the paste must not land."""
+    from pytest_lsp import client_capabilities
+
+    client = await _raw_client("-c", LATE_RESULT_SERVER)
+    edits = []
+    client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: edits.append(params) or
+                                               types.ApplyWorkspaceEditResult(applied=True))  # fmt: skip
+    try:
+        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
+            capabilities=client_capabilities("neovim@v0.11.0"))), 60)  # fmt: skip
+        uri = "file:///tmp/texpaste-test/late.md"
+        client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "markdown", 1, "\n")))
+        params = types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[{
+            "uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": blank_png()}])  # fmt: skip
+        future = client.protocol.send_request("workspace/executeCommand", params, msg_id="late")
+        while not client.progress_reports:
+            await asyncio.sleep(0.01)
+        if how == "progress":
+            [token] = client.progress_reports
+            client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+        else:
+            client.protocol.notify("$/cancelRequest", types.CancelParams(id="late"))
+        with pytest.raises(JsonRpcException) as info:
+            await asyncio.wait_for(asyncio.wrap_future(future), 30)
+        assert info.value.code == -32800 and edits == []
+    finally:
+        await asyncio.wait_for(client.shutdown_session(), 30)
+        await client.stop()
 
 
 async def test_show_errors_false_keeps_errors_in_the_response_only(tiny_model_dir):

@@ -74,8 +74,9 @@ class InProcessBackend:
 
     def __init__(self, model: str | None, device: str | None, threads: int | None) -> None:
         from .pool import ModelPool
+        from .store import choose
 
-        self.pool = ModelPool(model, device, threads)
+        self.pool = ModelPool(choose(model).model, device, threads)  # the key requests will name
         self.batcher = None
 
     def start(self) -> None:
@@ -100,8 +101,9 @@ class InProcessBackend:
 
 
 def _summary(st: dict[str, Any], daemon: dict[str, Any] | None) -> dict[str, Any]:
-    """``texpaste/status`` from a pool status: state, model, device, daemon, and error/notice when set."""
+    """``texpaste/status`` from a pool status: state, model, device, daemon, and error when set."""
     out = {k: st.get(k) for k in ("state", "model", "device")}
     out["daemon"] = daemon
-    out.update({k: st[k] for k in ("error", "notice") if st.get(k)})
+    if st.get("error"):
+        out["error"] = st["error"]
     return out

@@ -20,8 +20,10 @@ from typing import Any
 
 from . import wire
 from .errors import Cancelled, RequestError, TexpasteError
+from .imaging import read_image_file
 from .limits import check_decode_options
 from .pool import ModelPool, ProgressListener
+from .store import is_explicit
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +57,13 @@ class DecodeOptions:
         temperature = opt("temperature", float, 0.0)
         seed, device = opt("seed", int, None), opt("device", str, None)
         check_decode_options(candidates, temperature, seed, device)
-        return cls(model=opt("model", str, None), device=device, candidates=candidates,
+        model = opt("model", str, None)
+        if model is None or not is_explicit(model):
+            raise RequestError(
+                "recognize needs model: a registered name or an absolute model directory, chosen by the requester"
+                + (f" (got {model!r})." if model is not None else ".")
+            )
+        return cls(model=model, device=device, candidates=candidates,
                    temperature=temperature, resize=opt("resize", bool, True), seed=seed)  # fmt: skip
 
     @property
@@ -154,11 +162,10 @@ class Batcher:
                 if job.progress and not job.future.done():
                     job.progress(message, pct)
 
-        try:
-            rec = self.pool.get(opts.model, opts.device, progress=relay)
-        except TexpasteError as exc:
-            for job in batch:
-                _settle(job, exc)
+        rec = self.pool.loaded(opts.model, opts.device)
+        if rec is None:  # load on a thread of its own: recognitions on loaded models go on meanwhile
+            threading.Thread(target=self._load_then_requeue, args=(batch, relay), name="texpaste-load",
+                             daemon=True).start()  # fmt: skip
             return
         batch = [j for j in batch if not j.future.done()]
         if not batch:
@@ -173,6 +180,25 @@ class Batcher:
                                      temperature=opts.temperature, resize=opts.resize, seed=opts.seed)  # fmt: skip
         for job, result in zip(batch, results):
             _settle(job, result if isinstance(result, TexpasteError) else _payload(result, rec, len(batch)))
+
+
+    def _load_then_requeue(self, batch: list[Job], relay: ProgressListener) -> None:
+        """Load the batch's model (the pool lets one load run at a time), then queue its jobs again."""
+        opts = batch[0].options
+        try:
+            self.pool.get(opts.model, opts.device, progress=relay)
+        except TexpasteError as exc:
+            for job in batch:
+                _settle(job, exc)
+            return
+        except Exception as exc:  # never lose the jobs to a bug
+            log.exception("model load crashed")
+            for job in batch:
+                _settle(job, TexpasteError(f"The model could not be loaded: {exc}."))
+            return
+        for job in batch:
+            if not job.future.done():
+                self._queue.put(job)
 
 
 def _payload(result: Any, rec: Any, batch_size: int) -> dict[str, Any]:
@@ -201,6 +227,8 @@ async def recognize_async(batcher: Batcher, params: Any, progress: ProgressListe
     image = wire.image_from_params(params)
     options = DecodeOptions.from_params(params)
     loop = asyncio.get_running_loop()
+    if isinstance(image, Path):  # read here, not on the engine thread: a slow disk stalls no one else
+        image = await asyncio.to_thread(read_image_file, image)
 
     def relay(message: str, pct: float | None) -> None:
         if progress is not None:

@@ -145,10 +145,13 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
     import asyncio
     import base64
 
+    from . import wire
     from .daemon_client import DaemonConnection, DaemonUnavailable
     from .runtime import runtime_files
+    from .store import choose
 
-    options = {"model": args.model, "device": args.device, "candidates": args.candidates,
+    choice = choose(args.model)  # here, with this shell's environment and directory, never the daemon's
+    options = {"model": choice.model, "device": args.device, "candidates": args.candidates,
                "temperature": args.temperature, "resize": not args.no_resize, "seed": args.seed}  # fmt: skip
 
     async def go() -> list | None:
@@ -158,6 +161,10 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
             return None
         except TexpasteError as exc:  # a runtime directory or daemon of another user: never sent an image
             _err(f"not using the daemon: {exc}")
+            return None
+        if conn.hello.get("protocol") != wire.PROTOCOL:
+            log.info("not using the running daemon: version %s speaks another protocol", conn.version)
+            conn.close()
             return None
 
         async def one(source: bytes | Path) -> object:
@@ -176,6 +183,8 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
     results = asyncio.run(go())
     if results is not None:
         log.info("recognised by the running daemon")
+        if choice.notice:
+            _err(choice.notice)
     return results
 
 
@@ -290,7 +299,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
                 os.kill(pid, signal.SIGTERM)
                 os.kill(pid, signal.SIGCONT)
 
-        from .daemon import lock_is_held
+        from .runtime import lock_is_held
 
         files = runtime_files()
         for _ in range(100):  # wait until it has released its lock (so a new one can start)
@@ -310,7 +319,10 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from .pool import ModelPool
 
     setup_logging(files, args.log_file, args.verbose)
-    pool = ModelPool(args.model, args.device, args.threads)
+    from .store import choose
+
+    # Only what this daemon preloads; each request names its own model (chosen by its requester).
+    pool = ModelPool(choose(args.model).model, args.device, args.threads)
     return Daemon(files, pool, idle_timeout=args.idle_timeout).run()
 
 

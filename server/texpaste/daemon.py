@@ -23,47 +23,18 @@ import sys
 import time
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from . import __version__, wire
 from .batching import Batcher, recognize_async
-from .errors import Cancelled, RequestError, TexpasteError, to_wire
+from .errors import Busy, Cancelled, DaemonError, DaemonStopping, RequestError, TexpasteError, to_wire
+from .limits import HELLO_LINE_LIMIT, MAX_CONNECTION_JOBS, MAX_CONNECTIONS, MAX_JOBS
 from .pool import ModelPool
-from .runtime import RuntimeFiles, peer_uid, use_unix_socket
+from .runtime import RuntimeFiles, acquire_lock, peer_uid, use_unix_socket
 
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
-
-
-def acquire_lock(path: os.PathLike[str] | str) -> IO[bytes] | None:
-    """Open and exclusively lock ``path`` without waiting; None when another process holds it."""
-    handle = open(path, "a+b")  # noqa: SIM115 (held for the daemon's lifetime)
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
-
-
-def lock_is_held(path: os.PathLike[str] | str) -> bool:
-    """Whether a live daemon holds the lock (a probe: takes and releases it when free)."""
-    if not os.path.exists(path):
-        return False
-    handle = acquire_lock(path)
-    if handle is None:
-        return True
-    handle.close()
-    return False
 
 
 def setup_logging(files: RuntimeFiles, log_file: str | None, verbose: bool) -> None:
@@ -77,6 +48,7 @@ def setup_logging(files: RuntimeFiles, log_file: str | None, verbose: bool) -> N
 
 
 ENDPOINT_CHECK_SECONDS = 1.0
+HELLO_TIMEOUT = 10.0  # seconds a TCP connection has to prove the token
 
 
 def _inode(path: Path) -> int | None:
@@ -99,12 +71,19 @@ class Daemon:
         self._server: asyncio.AbstractServer | None = None
         self._socket_inode: int | None = None  # of the socket we bound (a cleaner may delete it)
         self._lock_inode: int | None = None  # of the lock file we hold (the directory may be removed)
+        self._jobs: set[asyncio.Task] = set()  # every connection's recognitions, waiting or running
+        self.stopping = False
 
     # -- lifetime ------------------------------------------------------------------------------
 
     def run(self) -> int:
         """Serve until stopped or idle; 0 also when another daemon already runs (it serves instead)."""
-        lock = acquire_lock(self.files.lock)
+        os.chdir("/")  # a request's relative paths mean nothing here: requesters send absolute ones
+        try:
+            lock = acquire_lock(self.files.lock)
+        except TexpasteError as exc:
+            log.error("%s", exc)  # clients show the log's last error as why no daemon started
+            return 1
         if lock is None:
             log.info("another texpaste daemon already runs in %s", self.files.directory)
             return 0
@@ -115,6 +94,9 @@ class Daemon:
             lock.flush()
             self._lock_inode = os.fstat(lock.fileno()).st_ino
             asyncio.run(self._main())
+        except TexpasteError as exc:
+            log.error("%s", exc)
+            return 1
         finally:
             self._remove_endpoint()
             lock.close()
@@ -135,15 +117,22 @@ class Daemon:
         try:
             await self._stop.wait()
         finally:
+            self.stopping = True
             for task in watchdogs:
                 task.cancel()
             self._server.close()
+            log.info("texpaste daemon stopping (%d recognitions in flight)", len(self._jobs))
+            for task in list(self._jobs):
+                task.cancel()  # each answers "daemon-stopping": its client asks the next daemon
+            if self._jobs:
+                await asyncio.wait(list(self._jobs), timeout=5.0)
             self.batcher.close()
-            log.info("texpaste daemon stopping")
 
     async def _listen(self) -> asyncio.AbstractServer:
         if use_unix_socket():
             path = self.files.socket
+            if path.is_dir() and not path.is_symlink():
+                raise DaemonError(f"The daemon socket path {path} is a directory; remove it.")
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()  # stale: we hold the lock, so no live daemon owns it
             old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
@@ -155,7 +144,8 @@ class Daemon:
             self._socket_inode = path.stat().st_ino
             return server
         self.token = secrets.token_hex(32)
-        server = await asyncio.start_server(self._serve_client, "127.0.0.1", 0, limit=wire.MAX_LINE)
+        # Frames stay small until a connection proves the token (``_authenticate`` lifts the limit).
+        server = await asyncio.start_server(self._serve_client, "127.0.0.1", 0, limit=HELLO_LINE_LIMIT)
         port = server.sockets[0].getsockname()[1]
         tmp = self.files.tcp_info.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -210,13 +200,14 @@ class Daemon:
     # -- one client ----------------------------------------------------------------------------
 
     async def _serve_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._peer_is_owner(writer):
+        if not self._peer_is_owner(writer) or self.clients >= MAX_CONNECTIONS or self.stopping:
             writer.close()
             return
         self.clients += 1
         jobs: dict[Any, asyncio.Task] = {}
-        authenticated = self.token is None
         try:
+            if self.token is not None and not await self._authenticate(reader, writer):
+                return
             while True:
                 try:
                     line = await reader.readline()
@@ -232,20 +223,16 @@ class Daemon:
                 except RequestError as exc:
                     await self._send(writer, {"id": None, "error": to_wire(exc)})
                     continue
-                if not authenticated:
-                    token = (message.get("params") or {}).get("token") if message.get("method") == "hello" else None
-                    if not isinstance(token, str) or not hmac.compare_digest(token, self.token or ""):
-                        log.warning("rejected a connection with a wrong token")
-                        break
-                    authenticated = True
                 if message.get("method") == "recognize":
                     msg_id = message.get("id")
-                    if msg_id is None or msg_id in jobs:
-                        problem = "needs an id" if msg_id is None else f"id {msg_id!r} is already in use"
-                        await self._send(writer, {"id": msg_id, "error": to_wire(RequestError(f"recognize {problem}."))})
+                    refusal = self._refuse_job(msg_id, jobs)
+                    if refusal is not None:
+                        await self._reply(writer, message, error=refusal)
                         continue
-                    jobs[msg_id] = asyncio.create_task(self._recognize(writer, msg_id, message.get("params")))
-                    jobs[msg_id].add_done_callback(lambda _t, i=msg_id: jobs.pop(i, None))
+                    task = asyncio.create_task(self._recognize(writer, msg_id, message.get("params")))
+                    jobs[msg_id] = task
+                    self._jobs.add(task)
+                    task.add_done_callback(lambda t, i=msg_id: (jobs.pop(i, None), self._jobs.discard(t)))
                     continue
                 if message.get("method") == "cancel":
                     target = (message.get("params") or {}).get("id")
@@ -257,10 +244,50 @@ class Daemon:
                 await self._handle(writer, message)
         finally:
             for task in list(jobs.values()):
-                task.cancel()  # the client went away: its queued jobs never run
+                if not self.stopping:
+                    task.cancel()  # the client went away: its queued jobs never run
             self.clients -= 1
             with contextlib.suppress(Exception):
                 writer.close()
+
+    def _refuse_job(self, msg_id: Any, jobs: dict[Any, asyncio.Task]) -> TexpasteError | None:
+        """Why a new recognition cannot be queued (None: it can)."""
+        if msg_id is None:
+            return RequestError("recognize needs an id.")
+        if msg_id in jobs:
+            return RequestError(f"recognize id {msg_id!r} is already in use.")
+        if self.stopping:
+            return DaemonStopping("The texpaste daemon is stopping; ask a new one.")
+        if len(jobs) >= MAX_CONNECTION_JOBS:
+            return Busy(f"Too many recognitions are waiting on this connection ({MAX_CONNECTION_JOBS}); try again shortly.")
+        if len(self._jobs) >= MAX_JOBS:
+            return Busy(f"The texpaste daemon is busy ({MAX_JOBS} recognitions waiting); try again shortly.")
+        return None
+
+    async def _authenticate(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """TCP only: prove to the client that we know the token (it sends nothing else before it has
+        checked), then have it prove the same; until then at most ``HELLO_LINE_LIMIT`` bytes are read."""
+        try:
+            hello = wire.decode(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT))
+            if hello.get("method") != "hello":
+                raise RequestError("hello first")
+            nonce = (hello.get("params") or {}).get("nonce")
+            if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
+                raise RequestError("hello needs a nonce")
+            ours = secrets.token_hex(16)
+            await self._reply(writer, hello, {**self._hello(), "proof": wire.proof(self.token or "", "daemon", nonce),
+                                              "nonce": ours})  # fmt: skip
+            auth = wire.decode(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT))
+            proof = (auth.get("params") or {}).get("proof") if auth.get("method") == "auth" else None
+            if not isinstance(proof, str) or not hmac.compare_digest(proof, wire.proof(self.token or "", "client", ours)):
+                raise RequestError("wrong proof")
+        except (RequestError, ValueError, asyncio.LimitOverrunError, ConnectionError, TimeoutError,
+                asyncio.TimeoutError) as exc:  # fmt: skip
+            log.warning("rejected a TCP connection that did not prove the token (%s)", exc)
+            return False
+        reader._limit = wire.MAX_LINE  # type: ignore[attr-defined]  # proven: full-size frames from now on
+        await self._reply(writer, auth, {"authenticated": True})
+        return True
 
     def _peer_is_owner(self, writer: asyncio.StreamWriter) -> bool:
         sock = writer.get_extra_info("socket")
@@ -275,7 +302,7 @@ class Daemon:
     async def _handle(self, writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
         method = message.get("method")
         if method == "hello":
-            await self._reply(writer, message, {"version": __version__, "pid": os.getpid()})
+            await self._reply(writer, message, self._hello())
         elif method == "status":
             params = message.get("params") if isinstance(message.get("params"), dict) else {}
             model, device = params.get("model"), params.get("device")
@@ -290,6 +317,9 @@ class Daemon:
         else:
             await self._reply(writer, message, error=RequestError(f"Unknown method {method!r}."))
 
+    def _hello(self) -> dict[str, Any]:
+        return {"version": __version__, "protocol": wire.PROTOCOL, "pid": os.getpid()}
+
     async def _recognize(self, writer: asyncio.StreamWriter, msg_id: Any, params: Any) -> None:
         self.in_flight += 1
         self._touch()
@@ -301,8 +331,11 @@ class Daemon:
             result = await recognize_async(self.batcher, params, lambda t, p: asyncio.ensure_future(progress(t, p)))
             await self._reply(writer, {"id": msg_id}, result)
         except asyncio.CancelledError:
+            # stopping: a retryable error, so the paste is asked of a fresh daemon instead of vanishing
+            error = DaemonStopping("The texpaste daemon stopped before finishing; ask a new one.") if self.stopping \
+                else Cancelled("Recognition was cancelled.")
             with contextlib.suppress(Exception):
-                await self._reply(writer, {"id": msg_id}, error=Cancelled("Recognition was cancelled."))
+                await self._reply(writer, {"id": msg_id}, error=error)
         except TexpasteError as exc:
             await self._reply(writer, {"id": msg_id}, error=exc)
         except Exception as exc:  # a bug: report it, keep serving

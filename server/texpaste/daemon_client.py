@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import itertools
 import json
 import logging
 import os
+import re
+import secrets
 import socket
 import subprocess
 import sys
@@ -21,14 +24,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import wire
-from .errors import DaemonError, TexpasteError, from_wire
-from .runtime import RuntimeFiles, peer_uid, runtime_files, use_unix_socket
+from . import __version__, wire
+from .errors import DaemonError, DaemonStopping, TexpasteError, from_wire
+from .limits import REQUEST_IDLE_TIMEOUT
+from .runtime import RuntimeFiles, lock_is_held, peer_uid, runtime_files, use_unix_socket
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[str, "float | None"], None]
 START_TIMEOUT = 60.0  # seconds for a new daemon to answer (it binds before importing torch)
+RESTART_INTERVAL = 2.0  # seconds between starts while waiting for one (a start takes ~0.3 s to lock)
 
 
 class DaemonUnavailable(DaemonError):
@@ -40,6 +45,10 @@ class DaemonNotResponding(DaemonError):
     another would only wait for its lock, so this is reported at once."""
 
 
+class DaemonLost(DaemonError):
+    """The daemon died while working on a request: retrying the same image could kill the next one."""
+
+
 HELLO_TIMEOUT = 10.0  # seconds; a live daemon answers hello from its event loop at once
 
 
@@ -49,6 +58,23 @@ def check_peer_is_us(sock: socket.socket) -> None:
     uid = peer_uid(sock)
     if uid is not None and uid != os.getuid():
         raise DaemonError(f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it.")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:4])
+
+
+def _is_older(hello: dict[str, Any]) -> bool:
+    """Whether the daemon that said ``hello`` is older than this texpaste and is replaced by ours.
+
+    A newer daemon is used as it is when it speaks our protocol: replacing it would make two
+    installed versions take turns restarting each other, reloading the model every time."""
+    version = hello.get("version")
+    if not isinstance(version, str):
+        return True
+    if version == __version__:
+        return hello.get("protocol") != wire.PROTOCOL  # another build of this version
+    return _version_key(version) < _version_key(__version__)
 
 
 def lock_pid(files: RuntimeFiles) -> int | None:
@@ -65,20 +91,29 @@ class DaemonConnection:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future] = {}
         self._progress: dict[int, ProgressCallback] = {}
+        self._heard: dict[int, float] = {}  # when the daemon last said anything about each request
+        self._started: set[int] = set()  # requests the daemon has reported working on
+        self.hello: dict[str, Any] = {}
         self._reader_task = asyncio.ensure_future(self._read_loop())
 
     @classmethod
     async def open(cls, files: RuntimeFiles, client: str = "texpaste") -> DaemonConnection:
-        """Connect to a running daemon; :class:`DaemonUnavailable` when none answers."""
+        """Connect to a running daemon and say hello; :class:`DaemonUnavailable` when none answers.
+
+        Unix sockets: the peer must run as this user. TCP: the daemon must prove it knows the token
+        from the owner-only ``daemon.json`` before anything but a random nonce is sent, then we prove it.
+        """
         token = None
+        if use_unix_socket() and files.socket.is_dir() and not files.socket.is_symlink():
+            raise DaemonError(f"The daemon socket path {files.socket} is a directory; remove it.")
         try:
             if use_unix_socket():
                 reader, writer = await asyncio.open_unix_connection(str(files.socket), limit=wire.MAX_LINE)
             else:
                 info = json.loads(files.tcp_info.read_text())
-                token = info["token"]
+                token = str(info["token"])
                 reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]), limit=wire.MAX_LINE)
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DaemonUnavailable(f"No texpaste daemon is running ({exc.__class__.__name__}).") from exc
         if use_unix_socket():
             try:
@@ -88,7 +123,7 @@ class DaemonConnection:
                 raise
         conn = cls(reader, writer)
         try:
-            await asyncio.wait_for(conn.call("hello", {"token": token, "client": client}), HELLO_TIMEOUT)
+            conn.hello = await asyncio.wait_for(conn._hello(token, client), HELLO_TIMEOUT)
         except (TimeoutError, asyncio.TimeoutError) as exc:
             conn.close()
             pid = lock_pid(files)
@@ -96,36 +131,71 @@ class DaemonConnection:
                 f"The texpaste daemon{f' (pid {pid})' if pid else ''} is not responding; "
                 "stop it with `texpaste daemon stop` or kill it."
             ) from exc
+        except DaemonError:
+            conn.close()
+            raise
         except TexpasteError as exc:
             conn.close()
             raise DaemonUnavailable(f"The texpaste daemon did not answer: {exc}") from exc
         return conn
+
+    async def _hello(self, token: str | None, client: str) -> dict[str, Any]:
+        nonce = secrets.token_hex(16)
+        hello = await self.call("hello", {"client": client, "nonce": nonce})
+        if not isinstance(hello, dict):
+            raise DaemonError("The texpaste daemon answered hello out of protocol.")
+        if token is not None:
+            proof = hello.get("proof")
+            if not isinstance(proof, str) or not hmac.compare_digest(proof, wire.proof(token, "daemon", nonce)):
+                raise DaemonError("The process on the texpaste daemon's port does not know its token; refusing to use it.")
+            await self.call("auth", {"proof": wire.proof(token, "client", str(hello.get("nonce")))})
+        return hello
+
+    @property
+    def version(self) -> str | None:
+        return self.hello.get("version") if isinstance(self.hello.get("version"), str) else None
 
     @property
     def closed(self) -> bool:
         return self._reader_task.done()
 
     async def call(self, method: str, params: dict[str, Any] | None = None,
-                   progress: ProgressCallback | None = None) -> Any:  # fmt: skip
-        """Send a request and wait for its result; cancelling the caller cancels it in the daemon."""
+                   progress: ProgressCallback | None = None, idle_timeout: float = REQUEST_IDLE_TIMEOUT) -> Any:  # fmt: skip
+        """Send a request and wait for its result; cancelling the caller cancels it in the daemon.
+
+        ``idle_timeout``: give up (and cancel it there) when the daemon has sent neither the result nor
+        any progress for this long; a long model download reports progress, so it is not cut short.
+        """
         if self.closed:
             raise DaemonUnavailable("The connection to the texpaste daemon is closed.")
         msg_id = next(self._ids)
-        future = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
         self._waiting[msg_id] = future
+        self._heard[msg_id] = loop.time()
         if progress is not None:
             self._progress[msg_id] = progress
         try:
             await self._write({"id": msg_id, "method": method, "params": params or {}})
-            return await future
+            while not future.done():
+                await asyncio.wait({future}, timeout=max(self._heard[msg_id] + idle_timeout - loop.time(), 0.01))
+                if not future.done() and loop.time() - self._heard[msg_id] >= idle_timeout:
+                    await self._cancel_remote(method, msg_id)
+                    raise DaemonError(f"The texpaste daemon did not answer for {idle_timeout:.0f} s; gave the request up.")
+            return future.result()
         except asyncio.CancelledError:
-            if method == "recognize" and not self.closed:
-                with contextlib.suppress(Exception):
-                    await self._write({"id": f"cancel-{msg_id}", "method": "cancel", "params": {"id": msg_id}})
+            await self._cancel_remote(method, msg_id)
             raise
         finally:
             self._waiting.pop(msg_id, None)
             self._progress.pop(msg_id, None)
+            self._heard.pop(msg_id, None)
+            self._started.discard(msg_id)
+
+    async def _cancel_remote(self, method: str, msg_id: int) -> None:
+        if method == "recognize" and not self.closed:
+            with contextlib.suppress(Exception):
+                await self._write({"id": f"cancel-{msg_id}", "method": "cancel", "params": {"id": msg_id}})
 
     async def _write(self, message: dict[str, Any]) -> None:
         try:
@@ -145,8 +215,13 @@ class DaemonConnection:
                 except json.JSONDecodeError:
                     log.warning("daemon sent a malformed line")
                     continue
+                if not isinstance(message, dict):
+                    continue
                 if message.get("method") == "progress":
-                    params = message.get("params") or {}
+                    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+                    if params.get("id") in self._heard:
+                        self._heard[params["id"]] = asyncio.get_running_loop().time()
+                        self._started.add(params["id"])
                     callback = self._progress.get(params.get("id"))
                     if callback is not None:
                         callback(str(params.get("message", "")), params.get("percentage"))
@@ -161,9 +236,16 @@ class DaemonConnection:
         except (ConnectionError, ValueError, asyncio.IncompleteReadError):
             pass
         finally:
-            for future in self._waiting.values():
-                if not future.done():
-                    future.set_exception(DaemonUnavailable("The texpaste daemon stopped while working."))
+            for msg_id, future in self._waiting.items():
+                if future.done():
+                    continue
+                if msg_id in self._started:  # it died working on this: maybe this very image killed it
+                    future.set_exception(DaemonLost(
+                        "The texpaste daemon stopped while working on this request (killed, or out of memory); "
+                        "it is not tried again with the same image."
+                    ))  # fmt: skip
+                else:
+                    future.set_exception(DaemonUnavailable("The texpaste daemon went away before starting the request."))
 
     def close(self) -> None:
         self._reader_task.cancel()
@@ -223,20 +305,50 @@ class DaemonClient:
             if self._conn is not None and not self._conn.closed:
                 return self._conn
             try:
-                self._conn = await DaemonConnection.open(self.files)
+                conn = await DaemonConnection.open(self.files)
             except DaemonUnavailable:
                 if not start:
                     raise
-                self._conn = await self._start_and_connect(progress)
-            return self._conn
+                conn = await self._start_and_connect(progress)
+            if start and _is_older(conn.hello):
+                await self._retire(conn)
+                conn = await self._start_and_connect(progress)
+            if conn.hello.get("protocol") != wire.PROTOCOL:
+                conn.close()
+                raise DaemonError(
+                    f"The running texpaste daemon is version {conn.version}, which this texpaste ({__version__}) "
+                    "cannot talk to; update texpaste or stop that daemon with `texpaste daemon stop`."
+                )
+            self._conn = conn
+            return conn
+
+    async def _retire(self, conn: DaemonConnection) -> None:
+        """Ask an older daemon to shut down and wait until it has let go of its lock (it first answers
+        its own jobs with ``daemon-stopping``, so their clients ask again instead of losing a paste)."""
+        log.warning("the running texpaste daemon is version %s, this is %s: replacing it", conn.version, __version__)
+        with contextlib.suppress(TexpasteError):
+            await conn.call("shutdown", idle_timeout=HELLO_TIMEOUT)
+        conn.close()
+        deadline = time.monotonic() + self.start_timeout
+        while await asyncio.to_thread(lock_is_held, self.files.lock):
+            if time.monotonic() > deadline:
+                raise DaemonError(
+                    f"The texpaste daemon of version {conn.version} (pid {conn.hello.get('pid')}) does not stop; "
+                    "stop it with `texpaste daemon stop` or kill it."
+                )
+            await asyncio.sleep(0.05)
 
     async def _start_and_connect(self, progress: ProgressCallback | None) -> DaemonConnection:
+        """Start a daemon and connect to it. While one is still exiting (it holds the lock, so the new one
+        steps aside) keep trying: a new one is started as soon as the lock is free, so exactly one runs."""
         if progress:
             progress("Starting the model daemon…", None)
-        await asyncio.to_thread(start_daemon, self.daemon_args, self.files)
         deadline = time.monotonic() + self.start_timeout
-        delay = 0.05
+        delay, last_start = 0.05, -1e9
         while True:
+            if time.monotonic() - last_start > RESTART_INTERVAL and not await asyncio.to_thread(lock_is_held, self.files.lock):
+                await asyncio.to_thread(start_daemon, self.daemon_args, self.files)
+                last_start = time.monotonic()
             try:
                 return await DaemonConnection.open(self.files)
             except DaemonUnavailable as exc:
@@ -251,17 +363,19 @@ class DaemonClient:
 
     async def call(self, method: str, params: dict[str, Any] | None = None,
                    progress: ProgressCallback | None = None, start: bool = True) -> Any:  # fmt: skip
-        """A request to the daemon; if it died (killed, idle exit) a fresh one is started and asked once more."""
+        """A request to the daemon. If the daemon was gone before it began the request, or said it is
+        stopping, a fresh one is started and asked once more; if it died while working on it (see
+        :class:`DaemonLost`) the error is reported instead, so one bad image cannot kill daemon after daemon."""
         for attempt in (1, 2):
             conn = await self.connection(start=start, progress=progress)
             try:
                 return await conn.call(method, params, progress)
-            except DaemonUnavailable:
+            except (DaemonUnavailable, DaemonStopping, DaemonLost) as exc:
                 conn.close()
                 self._conn = None
-                if attempt == 2 or not start:
+                if attempt == 2 or not start or isinstance(exc, DaemonLost):
                     raise
-                log.warning("lost the texpaste daemon; starting a new one")
+                log.warning("lost the texpaste daemon (%s); asking a new one", exc)
         raise AssertionError("unreachable")
 
     async def status(self, model: str | None = None, device: str | None = None) -> dict[str, Any] | None:

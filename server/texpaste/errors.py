@@ -55,6 +55,19 @@ class DaemonError(TexpasteError):
     code = "daemon"
 
 
+class DaemonStopping(DaemonError):
+    """The daemon stopped before finishing this request; nothing ran to completion, so a client
+    asks a fresh daemon once more."""
+
+    code = "daemon-stopping"
+
+
+class Busy(TexpasteError):
+    """Too many requests are waiting (on one connection or in the whole daemon); try again shortly."""
+
+    code = "busy"
+
+
 class RequestError(TexpasteError):
     """A request's arguments are missing or malformed (an editor or client bug, not the user's)."""
 
@@ -95,6 +108,12 @@ def from_wire(error: object) -> TexpasteError:
 
 
 class EditConflict(TexpasteError):
-    """The text a paste was to replace was edited while recognising; nothing was changed."""
+    """The document changed so that the paste's place is no longer known; nothing was changed.
+
+    ``text`` is the formula that was to be inserted, so the front end can offer it instead."""
 
     code = "conflict"
+
+    def __init__(self, message: str, text: str | None = None) -> None:
+        super().__init__(message)
+        self.text = text

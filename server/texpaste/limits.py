@@ -14,6 +14,13 @@ MAX_TEMPERATURE = 100.0  # far past where sampling is noise; keeps logits / T fi
 MAX_SEED = 2**63 - 1  # torch's generators take a signed 64-bit seed
 DEVICE_KINDS = ("auto", "cpu", "cuda", "mps")
 
+# The daemon's queues: past these a request is answered "busy" at once instead of waiting unboundedly.
+MAX_CONNECTION_JOBS = 32  # recognitions waiting or running for one connection
+MAX_JOBS = 128  # for the whole daemon
+MAX_CONNECTIONS = 64
+HELLO_LINE_LIMIT = 4096  # bytes an unauthenticated (TCP) connection may send before it has proved the token
+REQUEST_IDLE_TIMEOUT = 120.0  # seconds a client waits for a reply or progress before giving a request up
+
 
 def check_decode_options(
     candidates: object = 1, temperature: object = 0.0, seed: object = None, device: object = None

@@ -15,6 +15,7 @@ import asyncio
 import functools
 import logging
 import os
+import re
 import sys
 import uuid
 from collections import deque
@@ -32,15 +33,16 @@ from pygls.exceptions import (
     JsonRpcServerNotInitialized,
 )
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 from pygls.workspace import TextDocument
 
-from . import __version__
+from . import __version__, wire
 from .backend import Backend, DaemonBackend, InProcessBackend
 from .daemon_client import DaemonClient
 from .errors import Cancelled, EditConflict, RequestError, TexpasteError
 from .limits import MAX_CANDIDATES, check_decode_options
-from .wire import image_source
+from .store import choose
+from .wire import absolute_image_source, image_source
 from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
 
 log = logging.getLogger(__name__)
@@ -114,12 +116,29 @@ class TexpasteProtocol(LanguageServerProtocol):
     def structure_message(self, data: dict[str, Any]) -> Any:
         # JSON-RPC lets a request without parameters omit "params" (VS Code's client and Neovim do for
         # texpaste/status); pygls would fail to build the message and never answer.
-        if "method" in data and "params" not in data and self.get_message_type(data["method"]) is None:
+        if "jsonrpc" not in data:
+            return data  # a nested object of some message's params
+        method = data.get("method")
+        if isinstance(method, str) and "params" not in data and self.get_message_type(method) is None:
             data = {**data, "params": None}
-        return super().structure_message(data)
+        try:
+            return super().structure_message(data)
+        except JsonRpcException:
+            # pygls would log it and never answer: a request with malformed params gets its error here
+            if "method" in data and "id" in data:
+                msg_id = data["id"] if isinstance(data["id"], (int, str)) and not isinstance(data["id"], bool) else None
+                method = str(data["method"])[:80]
+                self._send_response(msg_id, error=JsonRpcInvalidParams(
+                    f"Malformed parameters for {method}.").to_response_error())  # fmt: skip
+            return JsonRPCNotification(method="$/texpaste/ignored", jsonrpc="2.0", params=None)  # dropped quietly
 
     def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
         server = self._server
+        if method_name == types.WORKSPACE_EXECUTE_COMMAND and params.command not in self.fm.commands:
+            known = " and ".join(sorted(self.fm.commands))
+            self._send_response(msg_id, error=JsonRpcInvalidParams(
+                f"Unknown command {params.command[:80]!r}: texpaste offers {known}.").to_response_error())  # fmt: skip
+            return
         if isinstance(server, TexpasteServer) and method_name == types.WORKSPACE_EXECUTE_COMMAND:
             server.arrivals[msg_id] = server.changes.seq  # which edits a paste's position predates
         super()._handle_request(msg_id, method_name, params)
@@ -142,12 +161,17 @@ class TexpasteServer(LanguageServer):
         self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
         self.initialized = False  # set by initialize; requests before it are refused (``guarded``)
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Failures outside a request (a notification's handler, a message that cannot be read) go to
+        the log only: pygls would show the editor the Python exception text."""
+        log.error("%s: %s", getattr(source, "__name__", source), error)
+
     def cancel_job(self, msg_id: Any) -> None:
+        if msg_id in self.arrivals:
+            self.cancelled.add(msg_id)  # checked when its job starts and again just before its edit
         task = self.jobs.get(msg_id)
         if task is not None:
             task.cancel()
-        elif msg_id in self.arrivals:
-            self.cancelled.add(msg_id)  # a paste cancelled before its job started: it must not start
 
     # -- errors: the one place TexpasteError becomes JSON-RPC ----------------------------------
 
@@ -159,9 +183,12 @@ class TexpasteServer(LanguageServer):
         if self.settings.show_errors:
             self.window_show_message(types.ShowMessageParams(types.MessageType.Error, f"texpaste: {message}"))
         log.warning("%s: %s", exc.code, message)
+        data: dict[str, Any] = {"kind": exc.code}
+        if isinstance(exc, EditConflict) and exc.text is not None:
+            data["text"] = exc.text  # clients offer it (copy) instead of losing the paste
         if isinstance(exc, RequestError):
-            return JsonRpcInvalidParams(message, data={"kind": exc.code})
-        return JsonRpcException(message, REQUEST_FAILED, data={"kind": exc.code})
+            return JsonRpcInvalidParams(message, data=data)
+        return JsonRpcException(message, REQUEST_FAILED, data=data)
 
     # -- recognition with progress and cancellation ---------------------------------------------
 
@@ -169,7 +196,8 @@ class TexpasteServer(LanguageServer):
         """Run one recognition through the backend with ``$/progress``; cancellable both ways."""
         request = {
             **params,
-            "model": self.settings.model,
+            **(absolute_image_source(params) if "imagePath" in params else {}),
+            "model": choose(self.settings.model).model,  # explicit: the daemon never picks for us
             "device": self.settings.device,
             "candidates": params.get("candidates") or self.settings.candidates,
         }
@@ -183,7 +211,10 @@ class TexpasteServer(LanguageServer):
             if msg_id in self.cancelled:
                 task.cancel()
         try:
-            return await task
+            result = await task
+            if progress.cancelled:  # the cancel arrived as the job finished: too late for the task
+                raise asyncio.CancelledError
+            return result
         except asyncio.CancelledError:
             task.cancel()
             current = asyncio.current_task()
@@ -232,8 +263,8 @@ def _moved(p: types.Position, start: types.Position, end: types.Position, new_en
 def follow_edits(target: types.Range, changes: list[Any], codec: Any) -> types.Range:
     """``target`` moved through the user's later edits; EditConflict when they touched its text."""
     for change in changes:
-        if not isinstance(change, types.TextDocumentContentChangePartial):
-            continue  # a whole-document replacement cannot be followed; keep the position
+        if not isinstance(change, types.TextDocumentContentChangePartial):  # a formatter, a reload
+            raise EditConflict("The whole document was replaced while recognising, so nothing was changed.")
         start, end = change.range.start, change.range.end
         if _before(target.start, target.end) and _before(start, target.end) and _before(target.start, end):
             raise EditConflict("The text to replace was edited while recognising, so nothing was changed.")
@@ -426,19 +457,26 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
         else:
             image = image_source(a)
         result = await server.recognize(image)
-        # the user may have typed meanwhile: move the target through those edits, then read the text
-        changes = server.changes.since(arrived, uri)
-        if changes is None:
-            raise EditConflict("The document changed too much while recognising, so nothing was changed.")
-        target = follow_edits(target, changes, server.workspace.position_codec)
         doc = _open_document(server, uri)
         language = language or _language_of(uri, doc)
-        text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
-        edit = types.WorkspaceEdit(changes={uri: [types.TextEdit(range=target, new_text=text)]})
-        response = await server.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit))
-        if not response.applied:
-            reason = f": {response.failure_reason}" if response.failure_reason else ""
-            raise TexpasteError(f"The editor did not apply the edit{reason}.")
+        try:
+            # the user may have typed meanwhile: move the target through those edits, then read the text
+            changes = server.changes.since(arrived, uri)
+            if changes is None:
+                raise EditConflict("The document changed too much while recognising, so nothing was changed")
+            target = follow_edits(target, changes, server.workspace.position_codec)
+            text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
+            if msg_id in server.cancelled:  # cancelled after the recognition finished: still no edit
+                raise Cancelled("The paste was cancelled; nothing was changed.")
+            response = await server.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(edit=_edit(server, uri, doc, target, text))
+            )
+            if not response.applied:
+                reason = f" ({response.failure_reason})" if response.failure_reason else ""
+                raise EditConflict(f"The editor did not apply the edit{reason}, so nothing was changed")
+        except EditConflict as exc:
+            offered = _wrapped(server, result, language, mode, None)[0]
+            raise EditConflict(f"{str(exc).rstrip('.')}; the formula was: {offered}", text=offered) from None
         codec = doc.position_codec if doc is not None else server.workspace.position_codec
         end = _end_after_insert(target.start, text, codec)
         return {
@@ -449,6 +487,19 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
     finally:
         server.arrivals.pop(msg_id, None)
         server.cancelled.discard(msg_id)
+
+
+def _edit(server: TexpasteServer, uri: str, doc: TextDocument | None, target: types.Range,
+          text: str) -> types.WorkspaceEdit:  # fmt: skip
+    """The paste as a versioned ``TextDocumentEdit``: an editor whose document has moved on since
+    (a formatter ran, the user typed) refuses it instead of inserting at stale coordinates. Clients
+    without ``documentChanges`` get the plain ``changes`` form."""
+    edits = [types.TextEdit(range=target, new_text=text)]
+    caps = server.client_capabilities.workspace
+    if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
+        document = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version if doc else None)
+        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=document, edits=edits)])
+    return types.WorkspaceEdit(changes={uri: edits})
 
 
 async def _clipboard_image() -> dict[str, Any]:
@@ -597,7 +648,10 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     @server.feature(STATUS)
     @guarded
     async def status(ls: TexpasteServer, params: Any = None) -> dict[str, Any]:
-        status = await ls.backend.status(ls.settings.model, ls.settings.device)
+        choice = choose(ls.settings.model)
+        status = await ls.backend.status(choice.model, ls.settings.device)
+        if choice.notice and status.get("state") == "ready":
+            status["notice"] = choice.notice
         return {**status, "engine": ls.backend.name, "version": __version__}
 
     @server.feature(types.SHUTDOWN)
@@ -610,7 +664,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
 def _daemon_args(settings: Settings, base: list[str]) -> list[str]:
     """The daemon's command line: the serve flags, with the client's model/device preferred."""
     args = list(base)
-    for flag, value in (("--model", settings.model), ("--device", settings.device)):
+    for flag, value in (("--model", choose(settings.model).model), ("--device", settings.device)):
         if value and flag not in args:
             args += [flag, value]
     return args
@@ -640,6 +694,30 @@ def claim_stdio() -> tuple[BinaryIO, BinaryIO]:
     return rpc_in, rpc_out
 
 
+MAX_HEADER_LINE = 4096  # bytes of one LSP header line
+
+
+class _FramedInput:
+    """The editor's stream as pygls reads it, with its framing bounded: a header line is cut at 4 KiB,
+    and a ``Content-Length`` above the largest message we accept (a frame with a base64 screenshot)
+    is dropped with a log line instead of pygls trying to allocate it (a terabyte length killed the
+    server); reading resumes at the next valid header."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+
+    def readline(self) -> bytes:
+        line = self.raw.readline(MAX_HEADER_LINE)
+        match = re.fullmatch(rb"Content-Length: *(\d+)\r?\n", line, re.IGNORECASE)
+        if match and int(match[1]) > wire.MAX_LINE:
+            log.error("ignored a message of %s bytes: the limit is %d", match[1][:40].decode(), wire.MAX_LINE)
+            return b"X-Texpaste-Refused: too large\r\n"
+        return line
+
+    def read(self, n: int) -> bytes:
+        return self.raw.read(n)
+
+
 def run_server(args: argparse.Namespace) -> int:
     """Serve LSP on stdio until the editor exits."""
     rpc_in, rpc_out = claim_stdio()
@@ -653,10 +731,10 @@ def run_server(args: argparse.Namespace) -> int:
         backend: Backend = InProcessBackend(args.model, args.device, args.threads)
     else:
         daemon_args = ["--idle-timeout", str(args.idle_timeout)]
-        for flag, value in (("--model", args.model), ("--device", args.device), ("--threads", args.threads)):
+        for flag, value in (("--device", args.device), ("--threads", args.threads)):
             if value:
                 daemon_args += [flag, str(value)]
         backend = DaemonBackend(DaemonClient(daemon_args))
     server = build_server(backend, Settings(model=args.model, device=args.device))
-    server.start_io(rpc_in, rpc_out)
+    server.start_io(_FramedInput(rpc_in), rpc_out)  # type: ignore[arg-type]
     return 0

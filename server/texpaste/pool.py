@@ -38,7 +38,6 @@ class ModelPool:
         self._loading: Key | None = None
         self._errors: dict[Key, str] = {}  # the last load failure per (model, device)
         self.loads = 0
-        self.notice: str | None = None
 
     def _key(self, model: str | None, device: str | None) -> Key:
         return (model or self.default_model, device or self.default_device)
@@ -57,6 +56,11 @@ class ModelPool:
         thread = threading.Thread(target=run, name="texpaste-preload", daemon=True)
         thread.start()
         return thread
+
+    def loaded(self, model: str | None, device: str | None) -> Recognizer | None:
+        """The model for ``(model, device)`` when it is already loaded; never loads."""
+        with self._state_lock:
+            return self._models.get(self._key(model, device))
 
     def get(self, model: str | None, device: str | None, progress: ProgressListener | None = None) -> Recognizer:
         """The loaded model for ``(model, device)``, loading it (once) when needed."""
@@ -103,9 +107,6 @@ class ModelPool:
         finally:
             self._loading = None
         log.info("loaded %s on %s in %.1f s", rec.name, rec.device, time.perf_counter() - started)
-        if rec.notice:
-            log.warning("%s", rec.notice)
-            self.notice = rec.notice
         with self._state_lock:
             self._models[key] = rec
             while len(self._models) > self.keep:
@@ -148,6 +149,4 @@ class ModelPool:
             out.update(state="error", error=self._errors[key])
         else:
             out["state"] = "idle"  # loads on first use
-        if self.notice and rec is not None:
-            out["notice"] = self.notice
         return out

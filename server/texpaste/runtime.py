@@ -17,6 +17,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from .errors import DaemonError
 
@@ -66,7 +67,7 @@ def use_unix_socket() -> bool:
 def runtime_dir() -> Path:
     env = os.environ.get("TEXPASTE_RUNTIME_DIR")
     if env:
-        return Path(env).expanduser()
+        return Path(os.path.abspath(Path(env).expanduser()))  # the daemon works from /, not from here
     if os.name == "posix" and sys.platform != "darwin":
         xdg = os.environ.get("XDG_RUNTIME_DIR")
         # Without a session runtime dir (ssh, containers): a per-user folder in /tmp, checked on use.
@@ -124,3 +125,38 @@ def check_private_dir(path: Path) -> None:
             f"The runtime directory {path} is open to other users (mode {stat.S_IMODE(info.st_mode):o}); "
             f"make it private with `chmod 700 {path}`."
         )
+
+
+def acquire_lock(path: os.PathLike[str] | str) -> IO[bytes] | None:
+    """Open and exclusively lock ``path`` without waiting; None when another process holds it."""
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 (held for the daemon's lifetime)
+    except IsADirectoryError as exc:
+        raise DaemonError(f"The daemon lock {path} is a directory; remove it.") from exc
+    except OSError as exc:
+        raise DaemonError(f"Cannot open the daemon lock {path}: {exc.strerror or exc}.") from exc
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def lock_is_held(path: os.PathLike[str] | str) -> bool:
+    """Whether a live daemon holds the lock (a probe: takes and releases it when free)."""
+    if not os.path.exists(path):
+        return False
+    handle = acquire_lock(path)
+    if handle is None:
+        return True
+    handle.close()
+    return False

@@ -278,11 +278,59 @@ def _bundled_dir(spec: ModelSpec) -> Path:
     return validate_dir(spec.bundled_dir)
 
 
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model a request names, made explicit where the request is made: ``model`` is a registered
+    name or an absolute directory; ``notice`` explains a default that fell back."""
+
+    model: str
+    notice: str | None = None
+
+
+def choose(name_or_path: str | None) -> ModelChoice:
+    """Make a request's model choice explicit in the requesting process (CLI, ``serve``).
+
+    None means ``TEXPASTE_MODEL`` of *this* process, else the default (``pix2tex`` when its files are
+    cached, else the bundled model, with a notice); a relative or ``~`` directory becomes absolute here.
+    The daemon then receives only explicit values, so one shell's or editor's environment and working
+    directory never decide what another is answered with. Cheap: nothing is hashed or loaded.
+    """
+    text = (name_or_path or "").strip() or os.environ.get("TEXPASTE_MODEL", "").strip()
+    if not text:
+        if _default_is_cached():
+            return ModelChoice(DEFAULT_MODEL)
+        return ModelChoice(FALLBACK_MODEL, _fallback_notice())
+    if text in REGISTRY and not _looks_like_path(text):
+        return ModelChoice(text)
+    try:
+        return ModelChoice(os.path.abspath(Path(text).expanduser()))
+    except RuntimeError as exc:  # ~nosuchuser/...
+        raise ModelError(f"The model directory {text} names an unknown home directory.") from exc
+
+
+def is_explicit(model: str) -> bool:
+    """Whether ``model`` is what :func:`choose` sends: a registered name or an absolute directory."""
+    return (model in REGISTRY and not _looks_like_path(model)) or os.path.isabs(model)
+
+
+def _default_is_cached() -> bool:
+    preferred = REGISTRY.get(DEFAULT_MODEL)
+    if preferred is None or preferred.bundled:
+        return False
+    directory = cache_dir() / preferred.name
+    return all((directory / f.name).is_file() for f in preferred.files if f.local_copy is None)
+
+
+def _fallback_notice() -> str:
+    return (
+        f"Using the bundled {FALLBACK_MODEL} model: the official {DEFAULT_MODEL} weights are not cached "
+        f"(run `texpaste models pull {DEFAULT_MODEL}`)."
+    )
+
+
 def _resolve_default() -> ResolvedModel:
     preferred = REGISTRY.get(DEFAULT_MODEL)
-    if preferred is not None and not preferred.bundled:
-        directory = cache_dir() / preferred.name
-        if all((directory / f.name).is_file() for f in preferred.files if f.local_copy is None):
+    if preferred is not None and _default_is_cached():
             try:
                 return ResolvedModel(
                     preferred.name, _ensure(preferred, download=False, progress=None), "cache"
@@ -290,10 +338,7 @@ def _resolve_default() -> ResolvedModel:
             except ModelError as exc:  # corrupt or unreadable cache: already logged; fall back below
                 logger.warning("Not using the cached %s model: %s", preferred.name, exc)
     fallback = _spec(FALLBACK_MODEL)
-    notice = (
-        f"Using the bundled {fallback.name} model: the official {DEFAULT_MODEL} weights are not cached "
-        f"(run `texpaste models pull {DEFAULT_MODEL}`)."
-    )
+    notice = _fallback_notice()
     try:
         path = _bundled_dir(fallback)
     except ModelError as exc:

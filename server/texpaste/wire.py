@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
-import stat
+import os
 from pathlib import Path
 from typing import Any
 
 from .errors import ImageError, RequestError
 from .limits import MAX_IMAGE_BYTES
+
+PROTOCOL = 2  # the daemon wire's version: 2 = explicit models and absolute paths, TCP proofs both ways
 
 # A line may carry a base64 screenshot: 4/3 of the largest accepted image plus headroom.
 MAX_LINE = MAX_IMAGE_BYTES * 4 // 3 + 1024 * 1024
@@ -52,6 +56,12 @@ def decode(line: bytes) -> dict[str, Any]:
     return message
 
 
+def proof(token: str, role: str, nonce: str) -> str:
+    """What one side of a TCP connection sends to show it knows the daemon's token without sending it
+    (``role`` is ``daemon`` or ``client``, so a proof cannot be reflected back)."""
+    return hmac.new(token.encode(), f"texpaste {role} {nonce}".encode(), hashlib.sha256).hexdigest()
+
+
 def image_source(params: dict[str, Any]) -> dict[str, Any]:
     """``{"imageBase64": …}`` or ``{"imagePath": …}``: the one image a request names (not yet decoded)."""
     b64, path = params.get("imageBase64"), params.get("imagePath")
@@ -60,8 +70,26 @@ def image_source(params: dict[str, Any]) -> dict[str, Any]:
     return {"imageBase64": b64} if b64 is not None else {"imagePath": path}
 
 
+def absolute_image_source(params: dict[str, Any], base: str | None = None) -> dict[str, Any]:
+    """:func:`image_source` with ``imagePath`` made absolute here, in the requesting process
+    (``~`` expanded, relative to ``base`` or this process's working directory)."""
+    source = image_source(params)
+    path = source.get("imagePath")
+    if isinstance(path, str) and path and "\0" not in path:
+        expanded = os.path.expanduser(path)
+        if expanded.startswith("~"):  # ~nosuchuser/...
+            raise ImageError(f"imagePath {path} names an unknown home directory.")
+        source["imagePath"] = os.path.abspath(os.path.join(base or os.getcwd(), expanded))
+    return source
+
+
 def image_from_params(params: dict[str, Any]) -> bytes | Path:
-    """The image a request names: ``imageBase64`` (bytes) or ``imagePath`` (an existing file)."""
+    """The image a request names: ``imageBase64`` (decoded bytes) or ``imagePath`` (an absolute path,
+    read later off the engine thread by :func:`texpaste.imaging.read_image_file`).
+
+    A relative or ``~`` path is refused: it means something else in the requester's working directory
+    and environment than in this process's, so requesters send :func:`absolute_image_source`.
+    """
     source = image_source(params)
     b64, path = source.get("imageBase64"), source.get("imagePath")
     if path is not None:
@@ -69,18 +97,9 @@ def image_from_params(params: dict[str, Any]) -> bytes | Path:
             raise RequestError("imagePath must be a non-empty string.")
         if "\0" in path or len(path) > 4096:
             raise RequestError("imagePath is not a valid path.")
-        try:
-            p = Path(path).expanduser()
-            info = p.stat()
-        except RuntimeError as exc:  # ~nosuchuser/...
-            raise ImageError(f"imagePath {path} names an unknown home directory.") from exc
-        except OSError as exc:
-            raise ImageError(f"No such image file: {path}.") from exc
-        if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"imagePath {path} is not a regular file.")
-        if info.st_size > MAX_IMAGE_BYTES:
-            raise ImageError(f"The image file is larger than {MAX_IMAGE_BYTES // 2**20} MB.")
-        return p
+        if not os.path.isabs(path):
+            raise RequestError(f"imagePath must be an absolute path (got {path!r}).")
+        return Path(path)
     if not isinstance(b64, str):
         raise RequestError("imageBase64 must be a string.")
     if len(b64) > MAX_IMAGE_BYTES * 4 // 3 + 4:

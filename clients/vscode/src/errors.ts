@@ -12,6 +12,8 @@ export interface Failure {
   kind: string;
   message: string;
   cancelled: boolean;
+  /** For `conflict`: the formula that could not be inserted, for the user to copy instead. */
+  text?: string;
 }
 
 interface ResponseErrorLike {
@@ -24,12 +26,17 @@ interface ResponseErrorLike {
 /** Describes any rejection of a LanguageClient request (ResponseError, CancellationError, Error). */
 export function describeFailure(error: unknown): Failure {
   const e = (typeof error === 'object' && error !== null ? error : {}) as ResponseErrorLike;
-  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as { kind?: unknown };
+  const data = (typeof e.data === 'object' && e.data !== null ? e.data : {}) as {
+    kind?: unknown;
+    text?: unknown;
+  };
   const kind = typeof data.kind === 'string' ? data.kind : 'error';
   const raw = typeof e.message === 'string' ? e.message : String(error);
   const cancelled =
     e.code === ErrorCodes.requestCancelled || kind === 'cancelled' || e.name === 'Canceled';
-  return { kind, message: sentence(raw), cancelled };
+  const failure: Failure = { kind, message: sentence(raw), cancelled };
+  if (typeof data.text === 'string' && data.text) failure.text = data.text;
+  return failure;
 }
 
 /** One trimmed sentence ending with a full stop. */

@@ -133,6 +133,12 @@ export async function pasteFormula(
         if (failure.cancelled || token.isCancellationRequested) return undefined;
         if (failure.kind === 'clipboard' && command === Server.insertFormulaFromClipboard) {
           suggestPasteAs(`${failure.message} You can also ${PASTE_HINT}.`);
+        } else if (failure.kind === 'conflict' && failure.text) {
+          const text = failure.text; // not inserted at a stale place: offered instead
+          showError(failure.message, {
+            title: 'Copy Formula',
+            run: () => void vscode.env.clipboard.writeText(text),
+          });
         } else {
           showError(failure.message);
         }

@@ -34,6 +34,28 @@ local function call(client, method, ...)
   return client[method](...)
 end
 
+--- `workspace/applyEdit` for the texpaste client. Neovim's own handler skips a `TextDocumentEdit`
+--- made for an older version of the buffer (it only prints "newer than edits") and still answers
+--- `applied = true`, so a paste the user typed over would vanish. Refusing it instead makes the
+--- server report a conflict that carries the formula (see `on_result` in init.lua).
+---@param err lsp.ResponseError?
+---@param params lsp.ApplyWorkspaceEditParams
+---@param ctx lsp.HandlerContext
+function M.apply_edit(err, params, ctx)
+  local changes = type(params) == 'table' and type(params.edit) == 'table' and params.edit.documentChanges
+  for _, change in ipairs(type(changes) == 'table' and changes or {}) do
+    local doc = change.textDocument
+    local version = type(doc) == 'table' and doc.version
+    if type(version) == 'number' then
+      local buf = vim.uri_to_bufnr(doc.uri)
+      if vim.lsp.util.buf_versions[buf] ~= version then
+        return { applied = false, failureReason = 'the buffer changed' }
+      end
+    end
+  end
+  return vim.lsp.handlers['workspace/applyEdit'](err, params, ctx)
+end
+
 --- The server configuration: lsp/texpaste.lua (through `vim.lsp.config` on 0.11, with the user's
 --- overrides), then the plugin's `cmd` and settings.
 ---@return table

@@ -181,6 +181,13 @@ local function on_result(ctx, c, err, result)
     if err.code == -32800 or cancelled then
       return -- :TexPaste cancel has said so
     end
+    local data = type(err.data) == 'table' and err.data or {}
+    if data.kind == 'conflict' and type(data.text) == 'string' then
+      -- Never inserted at a stale place: the formula goes to the unnamed register instead.
+      vim.fn.setreg('"', data.text)
+      local msg = (err.message or 'The buffer changed, so nothing was changed'):gsub('%.$', '')
+      return notify(msg .. '; it is in the unnamed register (press p).')
+    end
     return notify(err.message or 'the server failed')
   end
   if type(result) ~= 'table' or result.applied == false then

@@ -110,3 +110,27 @@ t.test('error: an unnamed buffer and an unknown mode are refused up front', func
   H.one_error(c, 'Unknown mode `sideways`')
   t.eq(c:lines(), { 'x' })
 end)
+
+t.test('a paste the buffer moved past is refused, not dropped, and the formula is in a register', function()
+  local c = H.child()
+  c:setup()
+  local lines = { 'Formula: ' }
+  c:edit(H.file('stale.md', lines))
+  c:cmd('normal! $')
+  -- The user types just before Neovim applies the server's edit (made for the older version).
+  c:lua([[
+    local client = require('texpaste.client')
+    local apply = client.apply_edit
+    client.apply_edit = function(err, params, ctx)
+      vim.api.nvim_buf_set_lines(0, 1, 1, false, { 'typed meanwhile' })
+      return apply(err, params, ctx)
+    end
+  ]])
+  c:lua("require('texpaste').paste({ path = ..., mode = 'inline' })", H.png)
+  c:wait_idle(100000)
+  local text = '$' .. H.latex(c, H.png) .. '$'
+  t.eq(c:lines(), { 'Formula: ', 'typed meanwhile' }, 'no formula at a stale place')
+  t.eq(c:lua([[return vim.fn.getreg('"')]]), text, 'the formula is offered in the unnamed register')
+  H.one_error(c, 'unnamed register')
+end)
+

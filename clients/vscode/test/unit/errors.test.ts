@@ -16,6 +16,17 @@ test('a server error keeps its kind and sentence', () => {
   });
 });
 
+test('a conflict carries the formula the server could not insert', () => {
+  const f = describeFailure({
+    code: -32803,
+    message: 'The document changed too much while recognising, so nothing was changed; the formula was: $x$.',
+    data: { kind: 'conflict', text: '$x$' },
+  });
+  assert.equal(f.kind, 'conflict');
+  assert.equal(f.text, '$x$');
+  assert.equal(describeFailure({ data: { kind: 'conflict', text: 7 } }).text, undefined);
+});
+
 test('cancellation is recognised whichever way it arrives', () => {
   assert.equal(describeFailure({ code: -32800, message: 'cancelled' }).cancelled, true);
   assert.equal(
