@@ -95,6 +95,12 @@ def start_daemon(env: dict[str, str], model: Path) -> int:
     raise RuntimeError("the daemon did not start")
 
 
+def warm_daemon(env: dict[str, str], model: Path) -> None:
+    """One real recognition, so baselines are taken with the model and torch in memory."""
+    out = texpaste(env, "recognize", "--model", str(model), str(fuzzcases.DATA / "formula.png"))
+    assert out.returncode == 0, out.stderr
+
+
 def check_images(model: Path, n: int) -> dict:
     counts = {"cases": n, "accepted": 0, "clear errors": 0, "unclear errors": 0, "crashes": 0, "hangs": 0}
     examples: list[str] = []
@@ -141,6 +147,7 @@ def check_images(model: Path, n: int) -> dict:
 
 def check_frames(env: dict[str, str], runtime: Path, model: Path, n: int) -> dict:
     pid = start_daemon(env, model)
+    warm_daemon(env, model)
     before = rss_mb(pid)
     image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
     sock = socket.socket(socket.AF_UNIX)
@@ -187,7 +194,10 @@ def check_lsp(model: Path, n: int) -> dict:
         "uri": uri, "languageId": "markdown", "version": 1, "text": "Some $x$ text\n\n"}}})  # fmt: skip
     image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
     counts = {"requests": n, "answered": 0, "results": 0, "clear errors": 0, "unclear errors": 0, "unanswered": 0}
-    rss0 = rss_mb(proc.pid)
+    lsp.send({"jsonrpc": "2.0", "id": "warm", "method": "texpaste/recognize",
+              "params": {"uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": image}})  # fmt: skip
+    assert "result" in (lsp.response("warm", timeout=120) or {}), "the warm-up recognition failed"
+    rss0 = rss_mb(proc.pid)  # after the model loaded
     for _name, request in fuzzcases.lsp_requests(SEED, n, uri, image):
         lsp.send(request)
         answer = lsp.response(request["id"], timeout=60)
@@ -213,16 +223,20 @@ async def check_load(env: dict[str, str], runtime: Path, model: Path, clients: i
     from texpaste.runtime import RuntimeFiles
 
     pid = start_daemon(env, model)
+    warm_daemon(env, model)
     before = rss_mb(pid)
     image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
     counts = {"clients": clients, "requests": clients * per_client, "results": 0, "busy": 0, "errors": 0}
+    latencies: list[float] = []
 
     async def one_client() -> None:
         conn = await DaemonConnection.open(RuntimeFiles(runtime))
         try:
             async def ask() -> None:
                 try:
+                    t0 = time.perf_counter()
                     await conn.call("recognize", {"imageBase64": image, "model": str(model)})
+                    latencies.append(time.perf_counter() - t0)
                     counts["results"] += 1
                 except TexpasteError as exc:
                     counts["busy" if exc.code == "busy" else "errors"] += 1
@@ -234,6 +248,9 @@ async def check_load(env: dict[str, str], runtime: Path, model: Path, clients: i
 
     started = time.perf_counter()
     await asyncio.gather(*(one_client() for _ in range(clients)))
+    latencies.sort()
+    for name, q in (("p50 ms", 0.5), ("p95 ms", 0.95), ("max ms", 1.0)):
+        counts[name] = round(1000 * latencies[min(len(latencies) - 1, int(q * len(latencies)))], 1) if latencies else None
     counts.update({"seconds": round(time.perf_counter() - started, 1), "daemon alive": alive(pid),
                    "daemon RSS growth MB": round(rss_mb(pid) - before, 1)})  # fmt: skip
     texpaste(env, "daemon", "stop")

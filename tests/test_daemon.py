@@ -612,6 +612,9 @@ def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer
     tcp_env = {**env, "TEXPASTE_DAEMON_TRANSPORT": "tcp"}
     pid = _run_daemon(tcp_env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
     rss = lambda: int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())[1])  # noqa: E731
+    # One real recognition first, so the model (loading in the background) and torch are in memory.
+    warm = texpaste("recognize", "--model", str(tiny_model_dir), str(DATA / "formula.png"), env=tcp_env)
+    assert warm.returncode == 0, warm.stderr
     before = rss()
     info = json.loads((path / "daemon.json").read_text())
     strangers = []

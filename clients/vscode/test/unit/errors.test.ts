@@ -19,7 +19,8 @@ test('a server error keeps its kind and sentence', () => {
 test('a conflict carries the formula the server could not insert', () => {
   const f = describeFailure({
     code: -32803,
-    message: 'The document changed too much while recognising, so nothing was changed; the formula was: $x$.',
+    message:
+      'The document changed too much while recognising, so nothing was changed; the formula was: $x$.',
     data: { kind: 'conflict', text: '$x$' },
   });
   assert.equal(f.kind, 'conflict');
