@@ -37,7 +37,7 @@ def peak_rss_mb() -> float:
 def texpaste_side(job: dict) -> dict:
     import torch
 
-    from texpaste.engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
     from texpaste.model.generate import sample
 
     torch.set_num_threads(job["threads"])
@@ -90,8 +90,13 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "platform": platform.platform()}  # fmt: skip
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def main() -> int:
@@ -113,8 +118,8 @@ def main() -> int:
 
     import torch
 
-    from texpaste.engine import Recognizer
-    from texpaste.model.init import init_model_dir
+    from texpaste.engine.recognizer import Recognizer
+    from texpaste.model.random_init import init_model_dir
 
     files = sorted(str(f) for f in (ROOT / "examples").glob("*.png"))
     with tempfile.TemporaryDirectory(prefix="texpaste-bench-") as tmp:
@@ -124,35 +129,52 @@ def main() -> int:
         inputs = [torch.from_numpy(rec.preprocess(f))[None, None] for f in files]
         torch.save(inputs, Path(tmp) / "inputs.pt")
         job = {
-            "model_dir": str(model_dir), "model_dir_resizer": str(model_dir_resizer),
-            "weights": str(model_dir / "weights.pth"), "config": str(model_dir / "config.yaml"),
-            "inputs": str(Path(tmp) / "inputs.pt"), "files": files, "threads": args.threads,
-            "repeats": args.repeats, "images_for": {"30": args.images, "150": args.images_long},
-        }  # fmt: skip
+            "model_dir": str(model_dir),
+            "model_dir_resizer": str(model_dir_resizer),
+            "weights": str(model_dir / "weights.pth"),
+            "config": str(model_dir / "config.yaml"),
+            "inputs": str(Path(tmp) / "inputs.pt"),
+            "files": files,
+            "threads": args.threads,
+            "repeats": args.repeats,
+            "images_for": {"30": args.images, "150": args.images_long},
+        }
         ours = run_side([sys.executable, __file__, "--side", "texpaste"], job)
         ref = run_side([str(REFERENCE_PY), str(ROOT / "benchmarks" / "reference_side.py")], job)
     rows = []
     for steps in STEPS:
         a, b = ours["steps"][str(steps)], ref["steps"][str(steps)]
         full = ours["steps_all_logits"][str(steps)]
-        rows.append({"steps": steps, "texpaste_ms": 1e3 * statistics.mean(a), "reference_ms": 1e3 * statistics.mean(b),
-                     "speedup": statistics.mean(b) / statistics.mean(a), "images": len(a),
-                     "texpaste_all_logits_ms": 1e3 * statistics.mean(full),
-                     "speedup_all_logits": statistics.mean(b) / statistics.mean(full)})  # fmt: skip
+        rows.append(
+            {
+                "steps": steps,
+                "texpaste_ms": 1e3 * statistics.mean(a),
+                "reference_ms": 1e3 * statistics.mean(b),
+                "speedup": statistics.mean(b) / statistics.mean(a),
+                "images": len(a),
+                "texpaste_all_logits_ms": 1e3 * statistics.mean(full),
+                "speedup_all_logits": statistics.mean(b) / statistics.mean(full),
+            }
+        )
     result = {
-        "machine": machine(), "threads": args.threads, "repeats": args.repeats,
-        "shapes": [list(x.shape) for x in inputs], "decode": rows,
+        "machine": machine(),
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "shapes": [list(x.shape) for x in inputs],
+        "decode": rows,
         "load_s": {"texpaste": ours["load_s"], "reference": ref["load_s"]},
         "peak_rss_mb": {"texpaste": ours["peak_rss_mb"], "reference": ref["peak_rss_mb"]},
         "texpaste_stages_ms": ours["stages_ms"],
-    }  # fmt: skip
+    }
     text = json.dumps(result, indent=2)
     if args.out:
         args.out.write_text(text + "\n")
     print(text)
     for r in rows:
-        print(f"{r['steps']:>4} steps: texpaste {r['texpaste_ms']:8.1f} ms  reference {r['reference_ms']:8.1f} ms  "
-              f"speed-up {r['speedup']:.1f}x  (all 8000 logits: {r['speedup_all_logits']:.1f}x)")  # fmt: skip
+        print(
+            f"{r['steps']:>4} steps: texpaste {r['texpaste_ms']:8.1f} ms  reference {r['reference_ms']:8.1f} ms  "
+            f"speed-up {r['speedup']:.1f}x  (all 8000 logits: {r['speedup_all_logits']:.1f}x)"
+        )
     return 0
 
 

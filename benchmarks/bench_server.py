@@ -51,7 +51,9 @@ class Editor:
     def __init__(self, env: dict[str, str], args: list[str]) -> None:
         self.env, self.args = env, args
         self.client = LanguageClient("bench", "1")
-        self.client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: types.ApplyWorkspaceEditResult(applied=True))
+        self.client.feature(types.WORKSPACE_APPLY_EDIT)(
+            lambda params: types.ApplyWorkspaceEditResult(applied=True)
+        )
 
     async def start(self) -> float:
         t = time.perf_counter()
@@ -59,8 +61,9 @@ class Editor:
         await self.client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities()))
         self.client.initialized(types.InitializedParams())
         self.uri = "file:///tmp/bench.md"
-        self.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            types.TextDocumentItem(self.uri, "markdown", 1, "\n")))  # fmt: skip
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(self.uri, "markdown", 1, "\n"))
+        )
         return time.perf_counter() - t
 
     @property
@@ -69,16 +72,22 @@ class Editor:
 
     async def paste(self, image: Path) -> float:
         t = time.perf_counter()
-        args = {"uri": self.uri, "position": {"line": 0, "character": 0},
-                "imageBase64": base64.b64encode(image.read_bytes()).decode()}  # fmt: skip
+        args = {
+            "uri": self.uri,
+            "position": {"line": 0, "character": 0},
+            "imageBase64": base64.b64encode(image.read_bytes()).decode(),
+        }
         await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[args]))  # fmt: skip
+            types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[args])
+        )
         return time.perf_counter() - t
 
     async def recognize(self, image: Path) -> float:
         t = time.perf_counter()
         await self.client.protocol.send_request_async(
-            "texpaste/recognize", {"imageBase64": base64.b64encode(image.read_bytes()).decode(), "candidates": 1})
+            "texpaste/recognize",
+            {"imageBase64": base64.b64encode(image.read_bytes()).decode(), "candidates": 1},
+        )
         return time.perf_counter() - t
 
     async def status(self) -> object:
@@ -94,7 +103,7 @@ def direct_engine(model: str, threads: int, repeats: int) -> dict:
     """The floor: the same recognition called in-process (run in a child so torch stays out of here)."""
     code = f"""
 import json, statistics, time
-from texpaste.engine import Recognizer
+from texpaste.engine.recognizer import Recognizer
 rec = Recognizer.load({model!r}, threads={threads})
 image = {str(IMAGES[0])!r}
 rec.recognize(image, candidates=5)
@@ -109,8 +118,12 @@ print(json.dumps({{"warm_s": statistics.median(runs)}}))
 
 def cli_seconds(env: dict[str, str], model: str, *extra: str) -> float:
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "texpaste", "recognize", "--model", model, *extra, str(IMAGES[0])],
-                   env=env, capture_output=True, check=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "texpaste", "recognize", "--model", model, *extra, str(IMAGES[0])],
+        env=env,
+        capture_output=True,
+        check=True,
+    )
     return time.perf_counter() - t
 
 
@@ -167,8 +180,12 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out")
     args = p.parse_args()
-    result = {"machine": machine(), "model": args.model, "threads": args.threads,
-              **asyncio.run(run(args.model, args.threads, args.repeats))}  # fmt: skip
+    result = {
+        "machine": machine(),
+        "model": args.model,
+        "threads": args.threads,
+        **asyncio.run(run(args.model, args.threads, args.repeats)),
+    }
     text = json.dumps(result, indent=2)
     sys.stdout.write(text + "\n")
     if args.out:

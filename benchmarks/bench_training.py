@@ -42,16 +42,23 @@ VARIANTS = {
 def run_variant(name: str, data: list[str], threads: int) -> dict:
     import torch
 
-    from texpaste.store import ASSETS_DIR
+    from texpaste.assets import BUNDLED_MODEL_DIR
     from texpaste.training.train import cpu_has_native_bf16, train
 
     overrides = {
-        **VARIANTS[name], "threads": threads, "warmup_steps": 10, "total_steps": 10_000, "log_every": 10,
-        "val_every": 10**9, "checkpoint_minutes": 10**6, "ema_decay": 0.999, "mix": None,
-    }  # fmt: skip
+        **VARIANTS[name],
+        "threads": threads,
+        "warmup_steps": 10,
+        "total_steps": 10_000,
+        "log_every": 10,
+        "val_every": 10**9,
+        "checkpoint_minutes": 10**6,
+        "ema_decay": 0.999,
+        "mix": None,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-train-") as out:
         t = time.perf_counter()
-        result = train(CONFIG, data, out, max_epochs=1, init=ASSETS_DIR / "texpaste-small", overrides=overrides)
+        result = train(CONFIG, data, out, max_epochs=1, init=BUNDLED_MODEL_DIR, overrides=overrides)
         wall = time.perf_counter() - t
         with (Path(out) / "log.csv").open() as fh:
             rows = list(csv.DictReader(fh))

@@ -66,8 +66,8 @@ def main() -> int:
 
     import torch
 
+    from texpaste.assets import BUNDLED_MODEL_DIR
     from texpaste.data.build import read_formulas
-    from texpaste.store import ASSETS_DIR
     from texpaste.training.train import train
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -91,22 +91,36 @@ def main() -> int:
     for d in data:
         Path(d).mkdir(parents=True, exist_ok=True)
     packed = args.bundle / "init"
-    init = args.init or (packed if packed.exists() else ASSETS_DIR / "texpaste-small")
+    init = args.init or (packed if packed.exists() else BUNDLED_MODEL_DIR)
     gpu = device == "cuda"
     # a cosine from the CPU run's rate down over the whole time budget (whatever the GPU's speed):
     # the decay is what a lent GPU adds best, at ~12 times the CPU's batch
     overrides = {
-        "pixel_budget": 327680 * (12 if gpu else 1), "max_batch": 256 if gpu else 32, "lr": 6e-4,
-        "warmup_steps": 200 if gpu else 20, "total_steps": 4000 if gpu else 200, "decay_steps": 0,
-        "schedule_minutes": max(0.1, args.minutes - 0.5), "val_every": 400 if gpu else 50,
-        "checkpoint_minutes": 3, "threads": 0, "data_workers": args.loaders, "log_every": 20,
-    }  # fmt: skip
+        "pixel_budget": 327680 * (12 if gpu else 1),
+        "max_batch": 256 if gpu else 32,
+        "lr": 6e-4,
+        "warmup_steps": 200 if gpu else 20,
+        "total_steps": 4000 if gpu else 200,
+        "decay_steps": 0,
+        "schedule_minutes": max(0.1, args.minutes - 0.5),
+        "val_every": 400 if gpu else 50,
+        "checkpoint_minutes": 3,
+        "threads": 0,
+        "data_workers": args.loaders,
+        "log_every": 20,
+    }
     t0 = time.time()
     try:
         result = train(
-            args.config, data, args.work / "run", val_dir=args.bundle / "val", device=device,
-            max_minutes=args.minutes, init=init if (init / "weights.pth").exists() else None, overrides=overrides,
-        )  # fmt: skip
+            args.config,
+            data,
+            args.work / "run",
+            val_dir=args.bundle / "val",
+            device=device,
+            max_minutes=args.minutes,
+            init=init if (init / "weights.pth").exists() else None,
+            overrides=overrides,
+        )
     finally:
         for proc in procs:  # with their render pools, which would hold stdout open
             with contextlib.suppress(ProcessLookupError):

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
+from texpaste.assets import BUNDLED_MODEL_DIR
+
 ROOT = Path(__file__).resolve().parents[1]
-TARGET = ROOT / "server" / "texpaste" / "assets" / "texpaste-small"
+TARGET = BUNDLED_MODEL_DIR
 REGRESSION = ROOT / "tests" / "data" / "regression_formulas.txt"
 MAX_BYTES = 25 * 10**6
 
@@ -29,8 +31,11 @@ MAX_BYTES = 25 * 10**6
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path, nargs="?", help="a model directory (e.g. RUN/best)")
-    p.add_argument("--metrics-only", action="store_true",
-                   help="keep the bundled weights and config, re-measure them and rewrite metrics.json")  # fmt: skip
+    p.add_argument(
+        "--metrics-only",
+        action="store_true",
+        help="keep the bundled weights and config, re-measure them and rewrite metrics.json",
+    )
     p.add_argument(
         "--formulas",
         type=Path,
@@ -54,7 +59,9 @@ def main() -> int:
     else:
         tmp.mkdir()
         state = torch.load(args.model / "weights.pth", map_location="cpu", weights_only=True)
-        torch.save({k: v.half() if v.is_floating_point() else v for k, v in state.items()}, tmp / "weights.pth")
+        torch.save(
+            {k: v.half() if v.is_floating_point() else v for k, v in state.items()}, tmp / "weights.pth"
+        )
         shutil.copy(args.model / "config.yaml", tmp / "config.yaml")
         shutil.copy(args.model / "tokenizer.json", tmp / "tokenizer.json")
     size = (tmp / "weights.pth").stat().st_size
@@ -63,20 +70,26 @@ def main() -> int:
     t = time.perf_counter()
     val = evaluate(tmp, args.formulas, EvalSettings(n=args.n, threads=args.threads))["metrics"]
     reg = evaluate(tmp, REGRESSION, EvalSettings(n=50, threads=args.threads))["metrics"]
-    shots = evaluate_styles(tmp, args.formulas, EvalSettings(n=args.n_styles, threads=args.threads), SCREENSHOT_STYLES)
+    shots = evaluate_styles(
+        tmp, args.formulas, EvalSettings(n=args.n_styles, threads=args.threads), SCREENSHOT_STYLES
+    )
     metrics = {
         "validation": {
             "formulas": args.formulas.name,
             "settings": "tex, cm, 120 dpi, greedy, batches of 10, glyph-scale normalisation and runaway guard on",
             **val,
         },
-        "screenshots": {"formulas": args.formulas.name, "per_style": args.n_styles, "mean": shots["metrics"],
-                        **shots["styles"]},
+        "screenshots": {
+            "formulas": args.formulas.name,
+            "per_style": args.n_styles,
+            "mean": shots["metrics"],
+            **shots["styles"],
+        },
         "regression_50": reg,
         "weights_bytes": size,
         "parameters": sum(v.numel() for v in state.values()),
-        "notes": args.notes or (json.loads((TARGET / "metrics.json").read_text()).get("notes", "")
-                                if args.metrics_only else ""),
+        "notes": args.notes
+        or (json.loads((TARGET / "metrics.json").read_text()).get("notes", "") if args.metrics_only else ""),
         "eval_seconds": round(time.perf_counter() - t, 1),
     }
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -27,7 +27,8 @@ scripts/setup-render.sh
 
 failed=()
 run_suite() { local name="$1"; shift; echo "== $name" >&2; "$@" || failed+=("$name"); }
-run_suite ruff .venv/bin/python -m ruff check server tests benchmarks
+run_suite ruff .venv/bin/python -m ruff check server tests benchmarks scripts
+run_suite ruff-format .venv/bin/python -m ruff format --check server tests benchmarks scripts
 run_suite python .venv/bin/python -m pytest -q "$@"
 run_suite neovim clients/neovim/tests/run.sh
 run_suite vscode clients/vscode/scripts/test.sh

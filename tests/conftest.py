@@ -19,14 +19,14 @@ TINY_CONFIG = ROOT / "configs" / "tiny-test.yaml"
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random-weight model directory (seconds to build, milliseconds to run)."""
-    from texpaste.model.init import init_model_dir
+    from texpaste.model.random_init import init_model_dir
 
     return init_model_dir(tmp_path_factory.mktemp("tiny-model"), config=TINY_CONFIG, seed=0)
 
 
 @pytest.fixture(scope="session")
 def tiny_recognizer(tiny_model_dir):
-    from texpaste.engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
 
     return Recognizer.from_directory(tiny_model_dir)
 
@@ -73,8 +73,12 @@ def xvfb():
     so there is no fixed display number to collide on and no readiness polling.
     """
     read_fd, write_fd = os.pipe()
-    proc = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"], pass_fds=(write_fd,),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_fd)
     with os.fdopen(read_fd) as fh:
         number = fh.readline().strip()
@@ -84,5 +88,3 @@ def xvfb():
     yield env
     proc.terminate()
     proc.wait(timeout=10)
-
-

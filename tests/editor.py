@@ -74,13 +74,18 @@ class Editor:
         self._edit(uri, types.Range(pos, pos), text)
         self.versions[uri] += 1
         change = types.TextDocumentContentChangePartial(range=types.Range(pos, pos), text=text)
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]), [change]))  # fmt: skip
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]), [change]
+            )
+        )
 
     def _offset(self, text: str, pos: types.Position) -> int:
         lines = text.split("\n")
         before = sum(len(ln) + 1 for ln in lines[: pos.line])
-        return before + to_index(lines[pos.line] if pos.line < len(lines) else "", pos.character, self.encoding)
+        return before + to_index(
+            lines[pos.line] if pos.line < len(lines) else "", pos.character, self.encoding
+        )
 
     def _edit(self, uri: str, rng: types.Range, new_text: str) -> None:
         text = self.docs[uri]
@@ -99,33 +104,48 @@ class Editor:
         for change in params.edit.document_changes or []:
             doc = change.text_document
             if doc.version is not None and doc.version != self.versions.get(doc.uri):
-                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="the document has changed")
+                return types.ApplyWorkspaceEditResult(
+                    applied=False, failure_reason="the document has changed"
+                )
             per_doc.append((doc.uri, change.edits))
         for uri, edits in per_doc:
             ordered = sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True)
             for e in ordered:
                 self._edit(uri, e.range, e.new_text)
             self.versions[uri] = self.versions.get(uri, 0) + 1
-            self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-                types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
-                [types.TextDocumentContentChangePartial(range=e.range, text=e.new_text) for e in ordered]))  # fmt: skip
+            self.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                    [types.TextDocumentContentChangePartial(range=e.range, text=e.new_text) for e in ordered],
+                )
+            )
         return types.ApplyWorkspaceEditResult(applied=True)
 
     def replace_all(self, uri: str, text: str) -> None:
         """A whole-document change (a formatter, a reload from disk): one the server cannot follow."""
         self.docs[uri] = text
         self.versions[uri] += 1
-        self.client.text_document_did_change(types.DidChangeTextDocumentParams(
-            types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
-            [types.TextDocumentContentChangeWholeDocument(text=text)]))  # fmt: skip
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                [types.TextDocumentContentChangeWholeDocument(text=text)],
+            )
+        )
 
     async def command(self, name: str, **args: Any) -> Any:
         params = types.ExecuteCommandParams(command=name, arguments=[args])
         return ns(await self.client.workspace_execute_command_async(params))
 
-    async def insert(self, uri: str, line: int, character: int, image: Path = DATA / "formula.png", **args: Any) -> Any:
-        return await self.command("texpaste.insertFormula", uri=uri, position={"line": line, "character": character},
-                                  imageBase64=b64(image), **args)  # fmt: skip
+    async def insert(
+        self, uri: str, line: int, character: int, image: Path = DATA / "formula.png", **args: Any
+    ) -> Any:
+        return await self.command(
+            "texpaste.insertFormula",
+            uri=uri,
+            position={"line": line, "character": character},
+            imageBase64=b64(image),
+            **args,
+        )
 
     async def request(self, method: str, params: Any = None) -> Any:
         return ns(await self.client.protocol.send_request_async(method, params or {}))
@@ -152,9 +172,11 @@ def _parse_code_actions_correctly(client: LanguageClient) -> None:
 
 
 async def start_editor(
-    *serve_args: str, preset: str = "neovim@v0.11.0", options: dict[str, Any] | None = None,
+    *serve_args: str,
+    preset: str = "neovim@v0.11.0",
+    options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
-) -> Editor:  # fmt: skip
+) -> Editor:
     client = make_test_lsp_client()
     editor = Editor(client, "utf-16")
 
@@ -165,8 +187,12 @@ async def start_editor(
     _parse_code_actions_correctly(client)
     full_env = {**os.environ, "TEXPASTE_THREADS": "1", **(env or {})}
     await client.start_io(sys.executable, "-m", "texpaste", "serve", *serve_args, env=full_env)
-    result = await asyncio.wait_for(client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(preset), initialization_options=options)), 60)  # fmt: skip
+    result = await asyncio.wait_for(
+        client.initialize_session(
+            types.InitializeParams(capabilities=client_capabilities(preset), initialization_options=options)
+        ),
+        60,
+    )
     editor.encoding = str(result.capabilities.position_encoding or "utf-16")
     editor.init_result = result  # type: ignore[attr-defined]
     return editor

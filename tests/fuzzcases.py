@@ -25,14 +25,21 @@ DATA = Path(__file__).parent / "data"
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    )
 
 
 def png_declaring(width: int, height: int, depth: int = 8, color: int = 0, idat: bytes = b"") -> bytes:
     """A PNG whose header claims ``width`` x ``height`` (a decompression or allocation bomb)."""
     ihdr = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
     body = idat or zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", body) + _png_chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", body)
+        + _png_chunk(b"IEND", b"")
+    )
 
 
 def _encoded(img: Image.Image, fmt: str, **kw: Any) -> bytes:
@@ -96,8 +103,12 @@ def image_cases(seed: int, n: int) -> Iterator[tuple[str, bytes]]:
         ("bomb/png-16bit-7000x7000", png_declaring(7000, 7000, depth=16)),
         ("bomb/png-idat-zlib", png_declaring(6000, 6000, idat=zlib.compress(b"\0" * 36_006_000, 9))),
         ("bomb/gif-65535-screen", b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0\0\0" + b";"),
-        ("bomb/bmp-100000", b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, 100000, 100000,
-                                                                                    1, 24, 0, 0, 0, 0, 0, 0)),
+        (
+            "bomb/bmp-100000",
+            b"BM"
+            + struct.pack("<IHHI", 0, 0, 0, 54)
+            + struct.pack("<IiiHHIIiiII", 40, 100000, 100000, 1, 24, 0, 0, 0, 0, 0, 0),
+        ),
     ]
     fixed += bombs
     yield from fixed[:n]
@@ -135,20 +146,53 @@ def _random_json(rng: random.Random, depth: int = 0) -> Any:
     if kind == "float":
         return rng.choice([0.5, -1e308, 1e308, 3.14, -0.0])
     if kind == "str":
-        return rng.choice(["", "x", "é", "\u2028", "\ud7ff", "a" * 300, "../../etc/passwd", "/dev/zero", "cuda:99",
-                           "meta", "texpaste-small", "\0", "data:image/png;base64,AAAA"])  # fmt: skip
+        return rng.choice(
+            [
+                "",
+                "x",
+                "é",
+                "\u2028",
+                "\ud7ff",
+                "a" * 300,
+                "../../etc/passwd",
+                "/dev/zero",
+                "cuda:99",
+                "meta",
+                "texpaste-small",
+                "\0",
+                "data:image/png;base64,AAAA",
+            ]
+        )
     if kind == "bool":
         return rng.random() < 0.5
     if kind == "null":
         return None
     if kind == "list":
         return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
-    return {rng.choice(["id", "method", "params", "x", "imageBase64", "model"]): _random_json(rng, depth + 1)
-            for _ in range(rng.randint(0, 4))}  # fmt: skip
+    return {
+        rng.choice(["id", "method", "params", "x", "imageBase64", "model"]): _random_json(rng, depth + 1)
+        for _ in range(rng.randint(0, 4))
+    }
 
 
-DAEMON_METHODS = ["hello", "status", "recognize", "cancel", "nonsense", ""]  # never "shutdown": it would end the run
-RECOGNIZE_KEYS = ["imageBase64", "imagePath", "model", "device", "candidates", "temperature", "resize", "seed"]
+DAEMON_METHODS = [
+    "hello",
+    "status",
+    "recognize",
+    "cancel",
+    "nonsense",
+    "",
+]  # never "shutdown": it would end the run
+RECOGNIZE_KEYS = [
+    "imageBase64",
+    "imagePath",
+    "model",
+    "device",
+    "candidates",
+    "temperature",
+    "resize",
+    "seed",
+]
 
 
 def daemon_frames(seed: int, n: int, model: str, image_b64: str) -> Iterator[tuple[str, bytes]]:
@@ -181,8 +225,14 @@ def daemon_frames(seed: int, n: int, model: str, image_b64: str) -> Iterator[tup
 # -- LSP requests -----------------------------------------------------------------------------------------
 
 
-LSP_METHODS = ["texpaste/recognize", "texpaste/status", "workspace/executeCommand", "textDocument/codeAction",
-               "workspace/executeCommand", "texpaste/nonsense"]  # fmt: skip
+LSP_METHODS = [
+    "texpaste/recognize",
+    "texpaste/status",
+    "workspace/executeCommand",
+    "textDocument/codeAction",
+    "workspace/executeCommand",
+    "texpaste/nonsense",
+]
 
 
 def lsp_requests(seed: int, n: int, uri: str, image_b64: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -193,15 +243,32 @@ def lsp_requests(seed: int, n: int, uri: str, image_b64: str) -> Iterator[tuple[
         good: dict[str, Any] = {"uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": image_b64}
         if method == "workspace/executeCommand":
             args = dict(good)
-            args[rng.choice(["uri", "position", "imageBase64", "range", "mode", "imagePath"])] = _random_json(rng)
-            command = rng.choice(["texpaste.insertFormula", "texpaste.insertFormula", "texpaste.nope", _random_json(rng)])
-            params: Any = {"command": command, "arguments": rng.choice([[args], [], [_random_json(rng)], args])}
+            args[rng.choice(["uri", "position", "imageBase64", "range", "mode", "imagePath"])] = _random_json(
+                rng
+            )
+            command = rng.choice(
+                ["texpaste.insertFormula", "texpaste.insertFormula", "texpaste.nope", _random_json(rng)]
+            )
+            params: Any = {
+                "command": command,
+                "arguments": rng.choice([[args], [], [_random_json(rng)], args]),
+            }
         elif method == "textDocument/codeAction":
-            params = rng.choice([_random_json(rng), {"textDocument": {"uri": uri}, "range": _random_json(rng),
-                                                     "context": {"diagnostics": []}}])  # fmt: skip
+            params = rng.choice(
+                [
+                    _random_json(rng),
+                    {
+                        "textDocument": {"uri": uri},
+                        "range": _random_json(rng),
+                        "context": {"diagnostics": []},
+                    },
+                ]
+            )
         elif method == "texpaste/recognize":
             params = dict(good)
-            params[rng.choice(["imageBase64", "candidates", "mode", "uri", "position", "languageId"])] = _random_json(rng)
+            params[rng.choice(["imageBase64", "candidates", "mode", "uri", "position", "languageId"])] = (
+                _random_json(rng)
+            )
         else:
             params = _random_json(rng)
         yield f"{method}/{i}", {"jsonrpc": "2.0", "id": i, "method": method, "params": params}

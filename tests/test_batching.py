@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from texpaste.batching import Batcher, DecodeOptions
 from texpaste.errors import Cancelled, ModelError, RequestError
-from texpaste.pool import ModelPool
+from texpaste.service.batching import Batcher, DecodeOptions
+from texpaste.service.pool import ModelPool
 
 from .test_store import cache, server, sha  # noqa: F401 (fixtures)
 
@@ -102,19 +102,25 @@ def test_decode_options_are_checked(params, message):
 
 
 def test_the_thin_server_modules_import_no_torch():
-    code = ("import sys, texpaste.lsp, texpaste.daemon_client, texpaste.backend, texpaste.cli; "
-            "assert 'torch' not in sys.modules, 'torch imported'")  # fmt: skip
+    code = (
+        "import sys, texpaste.editor.server, texpaste.service.client, texpaste.service.backend, texpaste.cli; "
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 def test_pool_relays_download_progress_then_loads(tiny_model_dir, monkeypatch, server, cache):  # noqa: F811
     """A model not cached yet: listeners see the download's percentages, then the model loads."""
-    from texpaste import store
+    from texpaste.engine import store
 
     files = {n: (tiny_model_dir / n).read_bytes() for n in store.REQUIRED_FILES}
     server.files.update({f"/rel/{n}": data for n, data in files.items()})
-    remote = tuple(store.RemoteFile(n, f"{server.base}/{n}", sha(data), len(data)) for n, data in files.items())
-    monkeypatch.setattr(store, "REGISTRY", {"remote-tiny": store.ModelSpec("remote-tiny", "test", files=remote)})
+    remote = tuple(
+        store.RemoteFile(n, f"{server.base}/{n}", sha(data), len(data)) for n, data in files.items()
+    )
+    monkeypatch.setattr(
+        store, "REGISTRY", {"remote-tiny": store.ModelSpec("remote-tiny", "test", files=remote)}
+    )
     pool = ModelPool("remote-tiny", "cpu", threads=1)
     seen: list[tuple[str, float | None]] = []
     rec = pool.get(None, None, progress=lambda message, pct: seen.append((message, pct)))

@@ -13,8 +13,9 @@ import textwrap
 
 import pytest
 
-from texpaste import limits, wire
+from texpaste import limits
 from texpaste.errors import ImageError, RequestError
+from texpaste.service import wire
 
 
 @pytest.mark.parametrize(
@@ -36,8 +37,8 @@ def test_odd_image_paths_on_the_wire_get_one_sentence(path, message):
 
 @pytest.mark.parametrize("path", ["/dev/zero", "/nonexistent/x.png"])
 async def test_unreadable_paths_on_the_wire_get_one_sentence(path, tiny_model_dir):
-    from texpaste.batching import Batcher, recognize_async
-    from texpaste.pool import ModelPool
+    from texpaste.service.batching import Batcher, recognize_async
+    from texpaste.service.pool import ModelPool
 
     batcher = Batcher(ModelPool(str(tiny_model_dir), "cpu", threads=1))
     try:
@@ -56,7 +57,7 @@ def test_the_requester_makes_image_paths_absolute(tmp_path, monkeypatch):
 
 
 def test_a_fifo_on_the_wire_is_refused(tmp_path):
-    from texpaste.imaging import read_image_file
+    from texpaste.engine.imaging import read_image_file
 
     os.mkfifo(tmp_path / "f.png")
     path = wire.image_from_params({"imagePath": str(tmp_path / "f.png")})
@@ -65,11 +66,11 @@ def test_a_fifo_on_the_wire_is_refused(tmp_path):
 
 
 def test_one_size_limit_for_every_process():
-    from texpaste import imaging
+    from texpaste.engine import imaging
 
     assert imaging.MAX_BYTES == limits.MAX_IMAGE_BYTES
     assert wire.MAX_LINE > limits.MAX_IMAGE_BYTES * 4 // 3  # the base64 of the largest image fits a frame
-    ts = (os.path.dirname(__file__) + "/../clients/vscode/src/pasteFormula.ts")
+    ts = os.path.dirname(__file__) + "/../clients/vscode/src/pasteFormula.ts"
     with open(ts, encoding="utf-8") as fh:
         assert f"MAX_IMAGE_BYTES = {limits.MAX_IMAGE_BYTES // 2**20} * 1024 * 1024" in fh.read()
 
@@ -78,13 +79,14 @@ def test_endless_stdin_is_refused_at_the_limit():
     """``head -c 4G /dev/zero | texpaste recognize -`` must stop reading at the limit, not grow."""
     code = textwrap.dedent("""
         import sys
-        from texpaste import imaging
+        from texpaste.engine import imaging
         imaging.MAX_BYTES = 10_000
         from texpaste.cli import main
         sys.exit(main(["recognize", "--no-daemon", "-"]))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         for _ in range(100):  # 1 MB, far past the limit; the CLI stops reading after 10 kB
             proc.stdin.write(b"\0" * 10_000)
@@ -100,14 +102,16 @@ def test_child_processes_of_the_server_cannot_write_to_the_protocol_stream():
     """D1: Ghostscript (or any child) inheriting fd 1 wrote into the editor's JSON-RPC channel."""
     code = textwrap.dedent("""
         import subprocess
-        from texpaste.lsp import claim_stdio
+        from texpaste.editor.server import claim_stdio
         rpc_in, rpc_out = claim_stdio()
         subprocess.run(["sh", "-c", "echo child-on-fd1; cat"], check=True)  # cat: reads fd 0
         print("print-on-stdout")
         rpc_out.write(rpc_in.read())
         rpc_out.flush()
     """)
-    proc = subprocess.run([sys.executable, "-c", code], input=b"protocol-bytes", capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], input=b"protocol-bytes", capture_output=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == b"protocol-bytes"  # nothing but what the server itself wrote
     assert b"child-on-fd1" in proc.stderr and b"print-on-stdout" in proc.stderr
@@ -131,7 +135,7 @@ BAD_OPTIONS = [
 
 @pytest.mark.parametrize(("options", "name"), BAD_OPTIONS)
 def test_decoding_options_are_range_checked_on_the_wire(options, name):
-    from texpaste.batching import DecodeOptions
+    from texpaste.service.batching import DecodeOptions
 
     with pytest.raises(RequestError, match=f"^{name} must be"):
         DecodeOptions.from_params(options)
@@ -144,7 +148,7 @@ def test_decoding_options_are_range_checked_in_process(tiny_recognizer, formula_
 
 
 def test_a_device_torch_cannot_use_is_one_sentence():
-    from texpaste.engine import pick_device
+    from texpaste.engine.recognizer import pick_device
     from texpaste.errors import TexpasteError
 
     for name in ("meta", "tpu"):
@@ -158,10 +162,24 @@ def test_a_device_torch_cannot_use_is_one_sentence():
 
 
 def test_the_cli_refuses_bad_options_before_loading_anything(formula_png):
-    proc = subprocess.run([sys.executable, "-m", "texpaste", "recognize", "--no-daemon", "--temperature", "nan",
-                           str(formula_png)], capture_output=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "texpaste",
+            "recognize",
+            "--no-daemon",
+            "--temperature",
+            "nan",
+            str(formula_png),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
-    assert proc.stderr.decode().strip().splitlines() == ["texpaste: temperature must be a number from 0 to 100 (got nan)."]
+    assert proc.stderr.decode().strip().splitlines() == [
+        "texpaste: temperature must be a number from 0 to 100 (got nan)."
+    ]
 
 
 def test_line_output_folds_the_models_line_breaks():

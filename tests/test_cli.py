@@ -15,9 +15,12 @@ from .conftest import draw_formula
 
 def run(*args: str, stdin: bytes | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "texpaste", *args], input=stdin, capture_output=True, timeout=300,
+        [sys.executable, "-m", "texpaste", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=300,
         env={**os.environ, "TEXPASTE_THREADS": "1", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,15 @@ def test_recognize_prints_one_line_per_image(tiny_model_dir, images):
 
 def test_bad_files_are_reported_and_the_rest_still_run(tiny_model_dir, images):
     missing = images["good"].parent / "missing.png"
-    out = run("recognize", str(images["text"]), str(images["good"]), str(images["trunc"]), str(missing),
-              "--model", str(tiny_model_dir))  # fmt: skip
+    out = run(
+        "recognize",
+        str(images["text"]),
+        str(images["good"]),
+        str(images["trunc"]),
+        str(missing),
+        "--model",
+        str(tiny_model_dir),
+    )
     assert out.returncode == 1
     err = out.stderr.decode().splitlines()
     assert any(line.startswith(f"texpaste: {images['text']}: ") for line in err)
@@ -56,8 +66,18 @@ def test_bad_files_are_reported_and_the_rest_still_run(tiny_model_dir, images):
 
 
 def test_json_lines_and_stdin(tiny_model_dir, images):
-    out = run("recognize", "-", "--json", "--candidates", "2", "--format", "inline", "--model", str(tiny_model_dir),
-              stdin=images["good"].read_bytes())  # fmt: skip
+    out = run(
+        "recognize",
+        "-",
+        "--json",
+        "--candidates",
+        "2",
+        "--format",
+        "inline",
+        "--model",
+        str(tiny_model_dir),
+        stdin=images["good"].read_bytes(),
+    )
     assert out.returncode == 0, out.stderr
     record = json.loads(out.stdout.decode().splitlines()[0])
     assert record["file"] == "-"
@@ -77,8 +97,11 @@ def test_models_init_writes_a_loadable_directory(tmp_path):
     out = run("models", "init", str(tmp_path / "m"), "--config", str(config), "--seed", "3", "--resizer")
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
-        "config.yaml", "image_resizer.pth", "tokenizer.json", "weights.pth"
-    ]  # fmt: skip
+        "config.yaml",
+        "image_resizer.pth",
+        "tokenizer.json",
+        "weights.pth",
+    ]
     out = run(
         "recognize", str(Path(__file__).parent / "data" / "formula.png"), "--model", str(tmp_path / "m")
     )

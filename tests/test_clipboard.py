@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from texpaste.clipboard import detect_backend, read_image_bytes
+from texpaste.editor.clipboard import detect_backend, read_image_bytes
 from texpaste.errors import ClipboardError
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -32,7 +32,7 @@ class FakeRunner:
 
 def test_wayland_is_checked_before_xwayland(monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: f"/usr/bin/{name}")
-    monkeypatch.setattr("texpaste.clipboard.is_wsl", lambda: False)
+    monkeypatch.setattr("texpaste.editor.clipboard.is_wsl", lambda: False)
     env = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0"}
     assert detect_backend(env, "Linux") == "wl-paste"
     assert detect_backend({"DISPLAY": ":0"}, "Linux") == "xclip"
@@ -41,10 +41,12 @@ def test_wayland_is_checked_before_xwayland(monkeypatch):
 
 
 def test_xclip_prefers_png_then_jpeg_then_bmp():
-    run = FakeRunner({
-        ("xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"): b"TARGETS\nimage/bmp\nimage/jpeg\n",
-        ("xclip", "-selection", "clipboard", "-t", "image/jpeg", "-o"): b"JPEGDATA",
-    })  # fmt: skip
+    run = FakeRunner(
+        {
+            ("xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"): b"TARGETS\nimage/bmp\nimage/jpeg\n",
+            ("xclip", "-selection", "clipboard", "-t", "image/jpeg", "-o"): b"JPEGDATA",
+        }
+    )
     assert read_image_bytes(run, backend="xclip") == b"JPEGDATA"
 
 
@@ -62,10 +64,12 @@ def test_a_copied_image_file_counts(tmp_path):
     image = tmp_path / "shot one.png"
     image.write_bytes(PNG)
     uri = f"file://{str(image).replace(' ', '%20')}\n".encode()
-    run = FakeRunner({
-        ("xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"): b"TARGETS\ntext/uri-list\n",
-        ("xclip", "-selection", "clipboard", "-t", "text/uri-list", "-o"): uri,
-    })  # fmt: skip
+    run = FakeRunner(
+        {
+            ("xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"): b"TARGETS\ntext/uri-list\n",
+            ("xclip", "-selection", "clipboard", "-t", "text/uri-list", "-o"): uri,
+        }
+    )
     assert read_image_bytes(run, backend="xclip") == PNG
 
 
@@ -76,7 +80,7 @@ def test_text_only_clipboard_is_one_clear_sentence():
 
 
 def test_no_clipboard_tool_says_what_to_install(monkeypatch):
-    monkeypatch.setattr("texpaste.clipboard.detect_backend", lambda: None)
+    monkeypatch.setattr("texpaste.editor.clipboard.detect_backend", lambda: None)
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(ClipboardError, match="install xclip"):
@@ -87,7 +91,7 @@ def test_no_clipboard_tool_says_what_to_install(monkeypatch):
 
 
 def test_no_graphical_session_is_named_as_the_cause(monkeypatch):
-    monkeypatch.setattr("texpaste.clipboard.detect_backend", lambda: None)
+    monkeypatch.setattr("texpaste.editor.clipboard.detect_backend", lambda: None)
     monkeypatch.setattr("platform.system", lambda: "Linux")
     for var in ("DISPLAY", "WAYLAND_DISPLAY", "XDG_SESSION_TYPE"):
         monkeypatch.delenv(var, raising=False)
@@ -103,9 +107,21 @@ def test_cli_reads_the_real_x_clipboard_and_copies_back(xvfb, tiny_model_dir):
     try:
         time.sleep(0.3)
         out = subprocess.run(
-            [sys.executable, "-m", "texpaste", "recognize", "--clipboard", "--copy", "--model", str(tiny_model_dir)],
-            capture_output=True, text=True, env={**xvfb, "TEXPASTE_THREADS": "1"}, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "texpaste",
+                "recognize",
+                "--clipboard",
+                "--copy",
+                "--model",
+                str(tiny_model_dir),
+            ],
+            capture_output=True,
+            text=True,
+            env={**xvfb, "TEXPASTE_THREADS": "1"},
+            timeout=300,
+        )
     finally:
         owner.terminate()
     assert out.returncode == 0, out.stderr

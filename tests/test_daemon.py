@@ -31,7 +31,9 @@ def fresh_runtime():
     path = tempfile.mkdtemp(prefix="tpd-", dir="/tmp")
     env = {**os.environ, "TEXPASTE_RUNTIME_DIR": path}
     yield Path(path), env
-    subprocess.run([sys.executable, "-m", "texpaste", "daemon", "stop"], env=env, capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "texpaste", "daemon", "stop"], env=env, capture_output=True, timeout=60
+    )
     lock = Path(path) / "daemon.lock"  # whatever transport the test used, its daemon must not outlive it
     pid = lock.read_text().strip() if lock.exists() else ""
     if pid.isdigit() and _alive(int(pid)):
@@ -40,9 +42,16 @@ def fresh_runtime():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def texpaste(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "texpaste", *args], env=env or dict(os.environ),
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
+def texpaste(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "texpaste", *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def daemon_status(env: dict[str, str]) -> dict | None:
@@ -63,11 +72,15 @@ def wait_for(predicate, timeout: float = 60.0, step: float = 0.1):
 async def test_two_editors_share_one_daemon_that_loads_once_and_batches(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
     extra = {"TEXPASTE_RUNTIME_DIR": str(path)}
-    one, two = await asyncio.gather(start_editor("--model", str(tiny_model_dir), env=extra),
-                                    start_editor("--model", str(tiny_model_dir), env=extra))  # fmt: skip
+    one, two = await asyncio.gather(
+        start_editor("--model", str(tiny_model_dir), env=extra),
+        start_editor("--model", str(tiny_model_dir), env=extra),
+    )
     try:
         image = {"imageBase64": b64(DATA / "formula.png"), "candidates": 1}
-        results = await asyncio.gather(*(ed.request("texpaste/recognize", image) for ed in (one, two, one, two)))
+        results = await asyncio.gather(
+            *(ed.request("texpaste/recognize", image) for ed in (one, two, one, two))
+        )
         assert len({r.latex for r in results}) == 1
         s1, s2 = await one.request("texpaste/status"), await two.request("texpaste/status")
         assert s1.daemon.pid == s2.daemon.pid
@@ -148,8 +161,16 @@ async def test_cancel_request_stops_a_command(fresh_runtime, tiny_model_dir):
     ed = await start_editor("--model", str(tiny_model_dir), env={"TEXPASTE_RUNTIME_DIR": str(path)})
     try:
         uri = ed.open("c2.md", "keep\n", "markdown")
-        params = types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[{
-            "uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": b64(DATA / "formula.png")}])  # fmt: skip
+        params = types.ExecuteCommandParams(
+            command="texpaste.insertFormula",
+            arguments=[
+                {
+                    "uri": uri,
+                    "position": {"line": 0, "character": 0},
+                    "imageBase64": b64(DATA / "formula.png"),
+                }
+            ],
+        )
         future = ed.client.protocol.send_request("workspace/executeCommand", params, msg_id="to-cancel")
         await asyncio.sleep(0.5)  # the fresh daemon is still starting
         ed.client.protocol.notify("$/cancelRequest", types.CancelParams(id="to-cancel"))
@@ -165,8 +186,12 @@ async def test_cancel_request_stops_a_command(fresh_runtime, tiny_model_dir):
 
 def test_editor_going_away_ends_its_server(tiny_model_dir):
     """The editor dies (its pipe closes): the server exits and nothing lingers."""
-    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--model", str(tiny_model_dir)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "texpaste", "serve", "--model", str(tiny_model_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(1.0)
     proc.stdin.close()
     assert proc.wait(timeout=30) == 0
@@ -174,8 +199,21 @@ def test_editor_going_away_ends_its_server(tiny_model_dir):
 
 def test_idle_daemon_exits_and_cleans_up(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
-    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "daemon", "run", "--model", str(tiny_model_dir),
-                             "--idle-timeout", "2"], env=env, stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "texpaste",
+            "daemon",
+            "run",
+            "--model",
+            str(tiny_model_dir),
+            "--idle-timeout",
+            "2",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for(lambda: (path / "daemon.sock").exists(), timeout=60)
     assert daemon_status(env)["idleTimeout"] == 2
     deadline = time.monotonic() + 60
@@ -202,11 +240,15 @@ def test_two_daemons_started_at_once_leave_exactly_one(fresh_runtime, tiny_model
 def test_runtime_files_are_private(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
     path.chmod(0o777)
-    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    out = texpaste(
+        "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+    )
     assert out.returncode != 0 and "open to other users (mode 777)" in out.stderr  # refused, never chmodded
     assert stat.S_IMODE(path.stat().st_mode) == 0o777
     path.chmod(0o700)
-    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    out = texpaste(
+        "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+    )
     assert out.returncode == 0
     wait_for(lambda: daemon_status(env), timeout=60)
     assert stat.S_IMODE(path.stat().st_mode) == 0o700
@@ -214,7 +256,9 @@ def test_runtime_files_are_private(fresh_runtime, tiny_model_dir):
     sock = socket.socket(socket.AF_UNIX)
     sock.connect(str(path / "daemon.sock"))
     reader = sock.makefile("rb")
-    sock.sendall(b"this is not json\n" + b'{"id": 7, "method": "nope"}\n' + b'{"id": 8, "method": "status"}\n')
+    sock.sendall(
+        b"this is not json\n" + b'{"id": 7, "method": "nope"}\n' + b'{"id": 8, "method": "status"}\n'
+    )
     bad, unknown, good = (json.loads(reader.readline()) for _ in range(3))
     assert bad["error"]["kind"] == "invalid-params" and "Malformed" in bad["error"]["message"]
     assert unknown["id"] == 7 and "Unknown method" in unknown["error"]["message"]
@@ -247,9 +291,13 @@ def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tin
     assert alone.returncode == 0, alone.stderr
     assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--detach", env=env).returncode == 0
     wait_for(lambda: daemon_status(env), timeout=60)
-    shared = texpaste("-v", "recognize", "--model", str(tiny_model_dir), "--json", image, "/no/such.png", env=env)
+    shared = texpaste(
+        "-v", "recognize", "--model", str(tiny_model_dir), "--json", image, "/no/such.png", env=env
+    )
     assert "recognised by the running daemon" in shared.stderr
-    assert shared.returncode == 1 and "/no/such.png: The image file /no/such.png does not exist" in shared.stderr
+    assert (
+        shared.returncode == 1 and "/no/such.png: The image file /no/such.png does not exist" in shared.stderr
+    )
     assert json.loads(shared.stdout)["latex"] == json.loads(alone.stdout)["latex"]
     assert texpaste("daemon", "stop", env=env).returncode == 0
     assert texpaste("daemon", "status", env=env).returncode == 1
@@ -257,7 +305,7 @@ def test_cli_uses_a_running_daemon_and_agrees_with_in_process(fresh_runtime, tin
 
 def test_a_runtime_directory_that_is_a_link_or_someone_elses_is_refused(tmp_path, monkeypatch):
     from texpaste.errors import DaemonError
-    from texpaste.runtime import runtime_files
+    from texpaste.service.runtime import runtime_files
 
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
@@ -276,9 +324,9 @@ def test_a_runtime_directory_that_is_a_link_or_someone_elses_is_refused(tmp_path
 def test_a_client_refuses_a_socket_served_by_another_user(tmp_path, monkeypatch):
     import asyncio
 
-    from texpaste.daemon_client import DaemonConnection
     from texpaste.errors import DaemonError
-    from texpaste.runtime import RuntimeFiles
+    from texpaste.service.client import DaemonConnection
+    from texpaste.service.runtime import RuntimeFiles
 
     files = RuntimeFiles(tmp_path)
     listener = socket.socket(socket.AF_UNIX)
@@ -309,7 +357,9 @@ def test_a_client_refuses_a_socket_served_by_another_user(tmp_path, monkeypatch)
 
 def test_malformed_frames_get_an_error_and_the_connection_stays_open(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
-    out = texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env)
+    out = texpaste(
+        "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+    )
     assert out.returncode == 0, out.stderr
     wait_for(lambda: daemon_status(env), timeout=60)
     frames = [
@@ -328,19 +378,31 @@ def test_malformed_frames_get_an_error_and_the_connection_stays_open(fresh_runti
     sock.settimeout(60)
     sock.connect(str(path / "daemon.sock"))
     reader = sock.makefile("rb")
-    sock.sendall(b"\n".join(frames) + b"\n" + b'{"id": 3, "method": "cancel", "params": {"id": [1]}}\n'
-                 + b'{"id": 4, "method": "status"}\n')  # fmt: skip
+    sock.sendall(
+        b"\n".join(frames)
+        + b"\n"
+        + b'{"id": 3, "method": "cancel", "params": {"id": [1]}}\n'
+        + b'{"id": 4, "method": "status"}\n'
+    )
     answers = [json.loads(reader.readline()) for _ in range(len(frames) + 2)]
-    assert all("error" in a and a["error"]["kind"] == "invalid-params" for a in answers[: len(frames)]), answers
-    assert answers[-2] == {"id": 3, "result": {"cancelled": False}} or answers[-2]["result"] == {"cancelled": False}
+    assert all("error" in a and a["error"]["kind"] == "invalid-params" for a in answers[: len(frames)]), (
+        answers
+    )
+    assert answers[-2] == {"id": 3, "result": {"cancelled": False}} or answers[-2]["result"] == {
+        "cancelled": False
+    }
     assert answers[-1]["id"] == 4 and answers[-1]["result"]["pid"] > 0  # the same connection still serves
     sock.close()
 
 
 def test_a_deleted_socket_is_noticed_and_served_again_by_the_same_daemon(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
-    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
-                    env=env).returncode == 0  # fmt: skip
+    assert (
+        texpaste(
+            "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+        ).returncode
+        == 0
+    )
     pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
     (path / "daemon.sock").unlink()  # a temp cleaner
     assert wait_for(lambda: daemon_status(env), timeout=15)["pid"] == pid  # seconds, not a 60 s wait
@@ -348,8 +410,12 @@ def test_a_deleted_socket_is_noticed_and_served_again_by_the_same_daemon(fresh_r
 
 def test_a_removed_runtime_directory_makes_the_daemon_exit(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
-    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
-                    env=env).returncode == 0  # fmt: skip
+    assert (
+        texpaste(
+            "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+        ).returncode
+        == 0
+    )
     pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
     shutil.rmtree(path)  # its lock no longer keeps a second daemon out: the old one must go
     assert wait_for(lambda: not _alive(pid), timeout=15)
@@ -358,8 +424,12 @@ def test_a_removed_runtime_directory_makes_the_daemon_exit(fresh_runtime, tiny_m
 
 def test_a_frozen_daemon_is_reported_as_not_responding_and_stop_ends_it(fresh_runtime, tiny_model_dir):
     path, env = fresh_runtime
-    assert texpaste("daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach",
-                    env=env).returncode == 0  # fmt: skip
+    assert (
+        texpaste(
+            "daemon", "run", "--model", str(tiny_model_dir), "--idle-timeout", "0", "--detach", env=env
+        ).returncode
+        == 0
+    )
     pid = wait_for(lambda: daemon_status(env), timeout=60)["pid"]
     os.kill(pid, signal.SIGSTOP)
     try:
@@ -377,13 +447,18 @@ def test_a_frozen_daemon_is_reported_as_not_responding_and_stop_ends_it(fresh_ru
 # -- context, versions, lifecycle --------------------------------------------------------------
 
 
-def _run_daemon(env: dict[str, str], *args: str, version: str | None = None, protocol: int | None = None) -> int:
+def _run_daemon(
+    env: dict[str, str], *args: str, version: str | None = None, protocol: int | None = None
+) -> int:
     """Start a detached daemon (optionally one that says it is another version) and return its pid."""
     patch = ""
     if version is not None:
-        patch = f"import texpaste, texpaste.wire; texpaste.__version__ = {version!r}; "
-        patch += f"texpaste.wire.PROTOCOL = {protocol if protocol is not None else 'texpaste.wire.PROTOCOL'}; "
-    code = patch + f"from texpaste.cli import main; raise SystemExit(main({['daemon', 'run', '--detach', *args]!r}))"
+        patch = f"import texpaste, texpaste.service.wire; texpaste.__version__ = {version!r}; "
+        patch += f"texpaste.service.wire.PROTOCOL = {protocol if protocol is not None else 'texpaste.service.wire.PROTOCOL'}; "
+    code = (
+        patch
+        + f"from texpaste.cli import main; raise SystemExit(main({['daemon', 'run', '--detach', *args]!r}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     return wait_for(lambda: daemon_status(env), timeout=60)["pid"]
@@ -391,13 +466,14 @@ def _run_daemon(env: dict[str, str], *args: str, version: str | None = None, pro
 
 @pytest.fixture(scope="module")
 def second_model_dir(tmp_path_factory) -> Path:
-    from texpaste.model.init import init_model_dir
+    from texpaste.model.random_init import init_model_dir
 
     return init_model_dir(str(tmp_path_factory.mktemp("models") / "second-tiny"), config=TINY_CONFIG, seed=2)
 
 
-def test_the_requester_chooses_the_model_never_the_daemons_environment(fresh_runtime, tiny_model_dir,
-                                                                       second_model_dir, tmp_path):  # fmt: skip
+def test_the_requester_chooses_the_model_never_the_daemons_environment(
+    fresh_runtime, tiny_model_dir, second_model_dir, tmp_path
+):
     """A daemon started by one editor with TEXPASTE_MODEL=A answers another shell's request with
     that shell's choice: its TEXPASTE_MODEL, a relative --model against its own directory, or the default."""
     path, env = fresh_runtime
@@ -406,8 +482,14 @@ def test_the_requester_chooses_the_model_never_the_daemons_environment(fresh_run
 
     def model_of(*args: str, cwd: str | None = None, **extra: str) -> str:
         shell = {k: v for k, v in env.items() if k != "TEXPASTE_MODEL"} | extra
-        out = subprocess.run([sys.executable, "-m", "texpaste", "-v", "recognize", "--json", *args, image],
-                             env=shell, cwd=cwd, capture_output=True, text=True, timeout=120)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-m", "texpaste", "-v", "recognize", "--json", *args, image],
+            env=shell,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert out.returncode == 0 and "recognised by the running daemon" in out.stderr, out.stderr
         return json.loads(out.stdout)["model"]
 
@@ -417,7 +499,9 @@ def test_the_requester_chooses_the_model_never_the_daemons_environment(fresh_run
     assert Path(f"/proc/{daemon_status(env)['pid']}/cwd").resolve() == Path("/")
 
 
-def test_a_request_without_an_explicit_model_or_with_a_relative_path_is_refused(fresh_runtime, tiny_model_dir):
+def test_a_request_without_an_explicit_model_or_with_a_relative_path_is_refused(
+    fresh_runtime, tiny_model_dir
+):
     path, env = fresh_runtime
     _run_daemon(env, "--model", str(tiny_model_dir), "--idle-timeout", "0")
     sock = socket.socket(socket.AF_UNIX)
@@ -425,8 +509,11 @@ def test_a_request_without_an_explicit_model_or_with_a_relative_path_is_refused(
     sock.connect(str(path / "daemon.sock"))
     reader = sock.makefile("rb")
     image = str(DATA / "formula.png")
-    requests = [{"imagePath": image}, {"imagePath": image, "model": "some/relative/dir"},
-                {"imagePath": "formula.png", "model": str(tiny_model_dir)}]  # fmt: skip
+    requests = [
+        {"imagePath": image},
+        {"imagePath": image, "model": "some/relative/dir"},
+        {"imagePath": "formula.png", "model": str(tiny_model_dir)},
+    ]
     for i, params in enumerate(requests):
         sock.sendall(json.dumps({"id": i, "method": "recognize", "params": params}).encode() + b"\n")
         answer = json.loads(reader.readline())
@@ -435,10 +522,12 @@ def test_a_request_without_an_explicit_model_or_with_a_relative_path_is_refused(
     sock.close()
 
 
-async def test_an_older_daemon_is_replaced_and_a_newer_one_is_used(fresh_runtime, tiny_model_dir, monkeypatch):
+async def test_an_older_daemon_is_replaced_and_a_newer_one_is_used(
+    fresh_runtime, tiny_model_dir, monkeypatch
+):
     from texpaste import __version__
-    from texpaste.daemon_client import DaemonClient
-    from texpaste.runtime import runtime_files
+    from texpaste.service.client import DaemonClient
+    from texpaste.service.runtime import runtime_files
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))  # for the daemon the client starts
@@ -473,18 +562,23 @@ def _daemons_of(path: Path) -> list[int]:
             environ = (proc / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"daemon" in cmdline and f"TEXPASTE_RUNTIME_DIR={path}".encode() in environ and _alive(int(proc.name)):
+        if (
+            b"daemon" in cmdline
+            and f"TEXPASTE_RUNTIME_DIR={path}".encode() in environ
+            and _alive(int(proc.name))
+        ):
             found.append(int(proc.name))
     return found
 
 
-async def test_jobs_in_flight_when_a_daemon_stops_are_answered_by_a_fresh_one(fresh_runtime, tiny_model_dir,
-                                                                              monkeypatch):  # fmt: skip
+async def test_jobs_in_flight_when_a_daemon_stops_are_answered_by_a_fresh_one(
+    fresh_runtime, tiny_model_dir, monkeypatch
+):
     """A daemon asked to stop while recognitions wait (here: for its model to load) answers them
     'daemon-stopping'; the client asks a new daemon, so no paste vanishes as cancelled, and exactly
     one daemon is left."""
-    from texpaste.daemon_client import DaemonClient, DaemonConnection
-    from texpaste.runtime import runtime_files
+    from texpaste.service.client import DaemonClient, DaemonConnection
+    from texpaste.service.runtime import runtime_files
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
@@ -506,12 +600,13 @@ async def test_jobs_in_flight_when_a_daemon_stops_are_answered_by_a_fresh_one(fr
         client.close()
 
 
-async def test_a_daemon_that_dies_working_on_a_request_is_not_given_it_again(fresh_runtime, tiny_model_dir,
-                                                                             monkeypatch):  # fmt: skip
+async def test_a_daemon_that_dies_working_on_a_request_is_not_given_it_again(
+    fresh_runtime, tiny_model_dir, monkeypatch
+):
     """Killed mid-request (as the kernel's out-of-memory killer would): the error says so and no new
     daemon is started with the same image; one that was gone before the request is restarted."""
-    from texpaste.daemon_client import DaemonClient, DaemonLost
-    from texpaste.runtime import lock_is_held, runtime_files
+    from texpaste.service.client import DaemonClient, DaemonLost
+    from texpaste.service.runtime import lock_is_held, runtime_files
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
@@ -530,9 +625,9 @@ async def test_a_daemon_that_dies_working_on_a_request_is_not_given_it_again(fre
 
 
 async def test_a_request_the_daemon_never_answers_is_given_up(fresh_runtime, tiny_model_dir, monkeypatch):
-    from texpaste.daemon_client import DaemonConnection
     from texpaste.errors import DaemonError
-    from texpaste.runtime import runtime_files
+    from texpaste.service.client import DaemonConnection
+    from texpaste.service.runtime import runtime_files
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))
@@ -559,8 +654,11 @@ def test_too_many_waiting_recognitions_on_one_connection_are_busy(fresh_runtime,
     sock.connect(str(path / "daemon.sock"))
     params = {"imageBase64": b64(DATA / "formula.png"), "model": str(tiny_model_dir)}
     n = MAX_CONNECTION_JOBS + 8
-    sock.sendall(b"".join(json.dumps({"id": i, "method": "recognize", "params": params}).encode() + b"\n"
-                          for i in range(n)))  # fmt: skip
+    sock.sendall(
+        b"".join(
+            json.dumps({"id": i, "method": "recognize", "params": params}).encode() + b"\n" for i in range(n)
+        )
+    )
     reader = sock.makefile("rb")
     answers: list[dict] = []
     while len(answers) < n:  # progress notifications come in between
@@ -573,21 +671,24 @@ def test_too_many_waiting_recognitions_on_one_connection_are_busy(fresh_runtime,
     sock.close()
 
 
-def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer(fresh_runtime, tiny_model_dir,
-                                                                                 monkeypatch):  # fmt: skip
+def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer(
+    fresh_runtime, tiny_model_dir, monkeypatch
+):
     """The client sends nothing secret to a process on the port that cannot prove it knows the token
     (a squatter after the daemon died); the daemon reads at most a few KiB from an unproven peer."""
     import threading
 
-    from texpaste.daemon_client import DaemonConnection
     from texpaste.errors import DaemonError
-    from texpaste.runtime import RuntimeFiles
+    from texpaste.service.client import DaemonConnection
+    from texpaste.service.runtime import RuntimeFiles
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_DAEMON_TRANSPORT", "tcp")
     squatter = socket.create_server(("127.0.0.1", 0))
     token = "f" * 64
-    (path / "daemon.json").write_text(json.dumps({"port": squatter.getsockname()[1], "token": token, "pid": 1}))
+    (path / "daemon.json").write_text(
+        json.dumps({"port": squatter.getsockname()[1], "token": token, "pid": 1})
+    )
     received = []
 
     def pretend() -> None:
@@ -596,8 +697,15 @@ def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer
             line = conn.makefile("rb").readline()
             received.append(line)
             hello = json.loads(line)
-            conn.sendall(json.dumps({"id": hello["id"], "result": {"version": "0.2.0", "protocol": 2,
-                                     "proof": "0" * 64, "nonce": "a" * 32}}).encode() + b"\n")  # fmt: skip
+            conn.sendall(
+                json.dumps(
+                    {
+                        "id": hello["id"],
+                        "result": {"version": "0.2.0", "protocol": 2, "proof": "0" * 64, "nonce": "a" * 32},
+                    }
+                ).encode()
+                + b"\n"
+            )
             received.append(conn.recv(1000))
 
     t = threading.Thread(target=pretend, daemon=True)
@@ -632,9 +740,9 @@ def test_tcp_peers_prove_the_token_both_ways_and_strangers_cannot_make_it_buffer
 
 
 async def test_a_lock_or_socket_path_that_is_a_directory_is_a_clear_error_at_once(fresh_runtime, monkeypatch):
-    from texpaste.daemon_client import DaemonClient
     from texpaste.errors import DaemonError
-    from texpaste.runtime import runtime_files
+    from texpaste.service.client import DaemonClient
+    from texpaste.service.runtime import runtime_files
 
     path, env = fresh_runtime
     monkeypatch.setenv("TEXPASTE_RUNTIME_DIR", str(path))

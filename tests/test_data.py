@@ -17,8 +17,12 @@ from texpaste.data.shards import read_shard, shard_paths
 from texpaste.data.tex import render_tex, screen
 from texpaste.errors import TexpasteError
 
-GOOD = [r"\frac{a}{b}", r"e^{i\pi}+1=0", r"\sum_{n=1}^{\infty}\frac{1}{n^{2}}=\frac{\pi^{2}}{6}",
-        r"\begin{aligned} a&=b\\ c&=d \end{aligned}"]  # fmt: skip
+GOOD = [
+    r"\frac{a}{b}",
+    r"e^{i\pi}+1=0",
+    r"\sum_{n=1}^{\infty}\frac{1}{n^{2}}=\frac{\pi^{2}}{6}",
+    r"\begin{aligned} a&=b\\ c&=d \end{aligned}",
+]
 
 
 def test_tex_renders_good_formulas_and_drops_broken_ones():

@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from texpaste.engine import Recognition, Recognizer
+from texpaste.engine.recognizer import Recognition, Recognizer
 from texpaste.errors import ImageError, NoFormulaError
 
 from .conftest import draw_formula

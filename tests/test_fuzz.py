@@ -139,7 +139,11 @@ class _Lsp:
     def response(self, msg_id: object, timeout: float = 60) -> dict | None:
         while (message := self._read(timeout)) is not None:
             if "method" in message and "id" in message:  # the server asks something of us
-                result = {"applied": False, "failureReason": "fuzz"} if message["method"] == "workspace/applyEdit" else None
+                result = (
+                    {"applied": False, "failureReason": "fuzz"}
+                    if message["method"] == "workspace/applyEdit"
+                    else None
+                )
                 self.send({"jsonrpc": "2.0", "id": message["id"], "result": result})
             elif message.get("id") == msg_id and "method" not in message:
                 return message
@@ -147,18 +151,40 @@ class _Lsp:
 
 
 def test_hostile_requests_to_the_language_server_each_get_a_clear_answer(tiny_model_dir):
-    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model",
-                             str(tiny_model_dir)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "TEXPASTE_THREADS": "1"})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", str(tiny_model_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TEXPASTE_THREADS": "1"},
+    )
     lsp = _Lsp(proc)
     uri = "file:///tmp/texpaste-fuzz/note.md"
     try:
-        lsp.send({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
-            "capabilities": {"window": {"workDoneProgress": True}}}})  # fmt: skip
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "id": "init",
+                "method": "initialize",
+                "params": {"capabilities": {"window": {"workDoneProgress": True}}},
+            }
+        )
         assert lsp.response("init") is not None
         lsp.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        lsp.send({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
-            "uri": uri, "languageId": "markdown", "version": 1, "text": "Some $x$ text\n\n"}}})  # fmt: skip
+        lsp.send(
+            {
+                "jsonrpc": "2.0",
+                "method": "textDocument/didOpen",
+                "params": {
+                    "textDocument": {
+                        "uri": uri,
+                        "languageId": "markdown",
+                        "version": 1,
+                        "text": "Some $x$ text\n\n",
+                    }
+                },
+            }
+        )
         image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
         unanswered, unclear = [], []
         for name, request in fuzzcases.lsp_requests(SEED, 200, uri, image):
@@ -168,7 +194,9 @@ def test_hostile_requests_to_the_language_server_each_get_a_clear_answer(tiny_mo
                 unanswered.append(name)
                 break
             error = answer.get("error")
-            if error is not None and (error.get("code") == -32603 or not one_sentence(str(error.get("message")))):
+            if error is not None and (
+                error.get("code") == -32603 or not one_sentence(str(error.get("message")))
+            ):
                 unclear.append((name, request["params"], error))
         assert unanswered == [] and unclear == [], (unanswered, unclear[:5])
         lsp.send({"jsonrpc": "2.0", "id": "last", "method": "texpaste/status"})
@@ -181,8 +209,12 @@ def test_hostile_requests_to_the_language_server_each_get_a_clear_answer(tiny_mo
 @pytest.mark.parametrize("length", [b"1000000000000", b"99999999999999999999999", b"-5", b"abc"])
 def test_absurd_content_lengths_get_an_error_not_a_dead_server(length):
     """D14: a header of a terabyte (or nonsense) must not make the server allocate or die."""
-    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", "none"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", "none"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     lsp = _Lsp(proc)
     try:
         proc.stdin.write(b"Content-Length: " + length + b"\r\n\r\n{}\r\n")

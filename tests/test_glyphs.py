@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from texpaste import imaging
-from texpaste.glyphs import components, glyph_height, rescale_to_glyph_height
+from texpaste.engine import imaging
+from texpaste.engine.glyphs import components, glyph_height, rescale_to_glyph_height
 
 FORMULAS = [
     r"\frac{a}{b} + \sqrt{x^2 + 1} = \int_0^\infty e^{-t}\,dt",
@@ -61,8 +61,15 @@ def test_components_of_shapes_that_touch_only_diagonally_or_spiral():
     diagonal = np.eye(6, dtype=bool)
     assert components(diagonal)[0].tolist() == [6]
     spiral = np.zeros((9, 9), dtype=bool)  # one stroke winding inwards: joined only through many rows
-    for rows, cols in ((0, slice(None)), (slice(None), 8), (8, slice(None)), (slice(2, None), 0),
-                       (2, slice(0, 7)), (slice(2, 7), 6), (6, slice(2, 7))):  # fmt: skip
+    for rows, cols in (
+        (0, slice(None)),
+        (slice(None), 8),
+        (8, slice(None)),
+        (slice(2, None), 0),
+        (2, slice(0, 7)),
+        (slice(2, 7), 6),
+        (6, slice(2, 7)),
+    ):
         spiral[rows, cols] = True
     assert len(components(spiral)[0]) == 1
     assert components(np.zeros((4, 4), dtype=bool))[0].size == 0
@@ -101,14 +108,18 @@ def ink_size(gray: np.ndarray) -> np.ndarray:
 
 def assert_same_scale(low: list[Image.Image], high: list[Image.Image]) -> None:
     """The same formula at two resolutions reaches the model at one size: its ink spans the same
-    pixels within 15 % (a third for the four-glyph formula, see texpaste.glyphs)."""
+    pixels within 15 % (a third for the four-glyph formula, see texpaste.engine.glyphs)."""
     for a, b, latex in zip(low, high, FORMULAS):
         assert a is not None and b is not None, latex
         raw_a, raw_b = glyph_height(imaging.pad(a)), glyph_height(imaging.pad(b))
         assert raw_b > 1.6 * raw_a, (latex, raw_a, raw_b)  # they really came at different sizes
         tolerance = 0.34 if latex == FORMULAS[-1] else 0.15
         size_a, size_b = ink_size(model_input(a)), ink_size(model_input(b))
-        assert (abs(size_a - size_b) <= tolerance * np.minimum(size_a, size_b) + 1).all(), (latex, size_a, size_b)
+        assert (abs(size_a - size_b) <= tolerance * np.minimum(size_a, size_b) + 1).all(), (
+            latex,
+            size_a,
+            size_b,
+        )
 
 
 @pytest.mark.tex

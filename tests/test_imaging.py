@@ -1,4 +1,4 @@
-"""Bad and awkward inputs to texpaste.imaging; every image is drawn or crafted here.
+"""Bad and awkward inputs to texpaste.engine.imaging; every image is drawn or crafted here.
 
 Parity with pix2tex's preprocessing on normal inputs is in test_parity.py.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from texpaste import imaging
+from texpaste.engine import imaging
 from texpaste.errors import ImageError, NoFormulaError
 
 WHITE, BLACK = (1 - imaging.MEAN) / imaging.STD, -imaging.MEAN / imaging.STD  # +1.1904, -4.563
@@ -391,7 +391,7 @@ def test_resizer_loop_enlarges_to_the_predicted_width():
 
 
 def test_imaging_does_not_import_torch():
-    code = "import sys, texpaste.imaging; sys.exit('torch' in sys.modules)"
+    code = "import sys, texpaste.engine.imaging; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

@@ -1,19 +1,13 @@
-"""texpaste.latex: pix2tex's post_process, delimiter stripping, the lexer and the exact-match form."""
+"""texpaste.engine.postprocess: pix2tex's post_process, delimiter stripping, the lexer and the exact-match form."""
 
 from __future__ import annotations
 
 import pytest
 
-from texpaste.latex import (
-    normalize_for_match,
-    normalize_latex,
-    post_process,
-    strip_delimiters,
-    tokenize_latex,
-    training_label,
-)
+from texpaste.engine.postprocess import post_process, strip_delimiters
+from texpaste.training.labels import normalize_for_match, normalize_latex, tokenize_latex, training_label
 
-# ---------------------------------------------------------------- post_process (pix2tex.md §3.3)
+# ---------------------------------------------------------------- post_process (docs/compatibility.md §3.3)
 
 POST_PROCESS_CASES = [
     # text groups: every space inside "\name {...}" goes

@@ -15,8 +15,8 @@ from lsprotocol import types
 from PIL import Image
 from pygls.exceptions import JsonRpcException
 
-from texpaste.latex import strip_delimiters
-from texpaste.wrapping import wrap, wrap_for_insert
+from texpaste.editor.wrapping import wrap, wrap_for_insert
+from texpaste.engine.postprocess import strip_delimiters
 
 from .editor import DATA, b64, start_editor, stop_editor, units
 
@@ -52,11 +52,19 @@ def blank_png() -> str:
 async def test_capabilities_are_only_commands_code_actions_and_sync(editor):
     caps = editor.init_result.capabilities
     assert set(caps.execute_command_provider.commands) == {
-        "texpaste.insertFormula", "texpaste.insertFormulaFromClipboard"}  # fmt: skip
+        "texpaste.insertFormula",
+        "texpaste.insertFormulaFromClipboard",
+    }
     assert list(caps.code_action_provider.code_action_kinds) == ["refactor.rewrite"]
     assert caps.text_document_sync is not None
-    for other in ("completion_provider", "hover_provider", "diagnostic_provider", "definition_provider",
-                  "document_formatting_provider", "semantic_tokens_provider"):  # fmt: skip
+    for other in (
+        "completion_provider",
+        "hover_provider",
+        "diagnostic_provider",
+        "definition_provider",
+        "document_formatting_provider",
+        "semantic_tokens_provider",
+    ):
         assert getattr(caps, other) is None, other
     assert editor.init_result.server_info.name == "texpaste"
 
@@ -72,7 +80,9 @@ async def test_capabilities_are_only_commands_code_actions_and_sync(editor):
         ("python", "x = ''", 5, "auto", "", ""),
     ],
 )
-async def test_insert_formula_wraps_for_language_and_mode(editor, expected, language, line, column, mode, start, end):
+async def test_insert_formula_wraps_for_language_and_mode(
+    editor, expected, language, line, column, mode, start, end
+):
     uri = editor.open(f"doc.{language}", line + "\nnext line\n", language)
     result = await editor.insert(uri, 0, column, mode=mode)
     want = wrap_for_insert(expected.latex, language_id=language, mode=mode, line_text=line, character=column)
@@ -115,8 +125,13 @@ async def test_multibyte_lines_in_utf8_and_utf16(editor, vscode, expected):
 
 async def test_range_is_replaced(editor):
     uri = editor.open("r.tex", "a OLD b\n", "tex")
-    result = await editor.insert(uri, 0, 2, mode="inline", range={"start": {"line": 0, "character": 2},
-                                                                     "end": {"line": 0, "character": 5}})  # fmt: skip
+    result = await editor.insert(
+        uri,
+        0,
+        2,
+        mode="inline",
+        range={"start": {"line": 0, "character": 2}, "end": {"line": 0, "character": 5}},
+    )
     assert editor.docs[uri] == "a " + result.text + " b\n"
     assert result.text.startswith("\\(")
 
@@ -159,8 +174,15 @@ async def test_edits_made_while_recognising_move_the_formula(editor):
 
 async def test_editing_the_text_to_replace_cancels_the_paste(editor):
     uri = editor.open("conflict.md", "The PLACEHOLDER here.\n", "markdown")
-    job = asyncio.ensure_future(editor.insert(uri, 0, 4, mode="inline", range={
-        "start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 15}}))  # fmt: skip
+    job = asyncio.ensure_future(
+        editor.insert(
+            uri,
+            0,
+            4,
+            mode="inline",
+            range={"start": {"line": 0, "character": 4}, "end": {"line": 0, "character": 15}},
+        )
+    )
     await asyncio.sleep(0)
     editor.type(uri, 0, 8, "EDIT")
     with pytest.raises(JsonRpcException) as info:
@@ -181,12 +203,16 @@ async def test_progress_begin_reports_end(editor):
 
 async def test_recognize_request_edits_nothing(editor, expected):
     uri = editor.open("q.md", "x\n", "markdown")
-    result = await editor.request("texpaste/recognize", {"imageBase64": b64(DATA / "formula.png"),
-                                                         "languageId": "tex", "mode": "inline"})  # fmt: skip
+    result = await editor.request(
+        "texpaste/recognize",
+        {"imageBase64": b64(DATA / "formula.png"), "languageId": "tex", "mode": "inline"},
+    )
     assert result.latex == expected.latex and result.text.startswith("\\(")
     assert result.candidates[0].score == pytest.approx(expected.candidates[0].score, abs=1e-3)
     assert "total" in vars(result.timings)
-    by_path = await editor.request("texpaste/recognize", {"imagePath": str(DATA / "formula.png"), "candidates": 1})
+    by_path = await editor.request(
+        "texpaste/recognize", {"imagePath": str(DATA / "formula.png"), "candidates": 1}
+    )
     assert by_path.latex == expected.latex or len(expected.candidates) > 1
     assert editor.edits == [] and editor.docs[uri] == "x\n"
 
@@ -232,7 +258,9 @@ async def test_errors_are_one_sentence_and_leave_the_document_alone(editor, args
 
 async def test_no_arguments_is_invalid_params(editor):
     with pytest.raises(JsonRpcException) as info:
-        await editor.client.workspace_execute_command_async(types.ExecuteCommandParams(command="texpaste.insertFormula"))
+        await editor.client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="texpaste.insertFormula")
+        )
     assert info.value.code == -32602
 
 
@@ -254,7 +282,9 @@ async def test_the_paste_is_a_versioned_edit_refused_when_the_document_moved_on(
     [change] = vscode.edits[0].edit.document_changes
     assert change.text_document.version == 1 and vscode.edits[0].edit.changes is None
     assert vscode.docs[uri] == "a" + result.text + "b\n" and vscode.versions[uri] == 2
-    vscode.before_apply = lambda: vscode.type(uri, 0, 0, "typed ")  # lands in the editor, not yet in the server
+    vscode.before_apply = lambda: vscode.type(
+        uri, 0, 0, "typed "
+    )  # lands in the editor, not yet in the server
     with pytest.raises(JsonRpcException) as info:
         await vscode.insert(uri, 0, 1, mode="inline")
     assert info.value.data == {"kind": "conflict", "text": result.text}
@@ -265,8 +295,13 @@ async def test_an_editor_without_document_changes_gets_plain_changes(editor):
     uri = editor.open("plain.md", "ab\n", "markdown")
     result = await editor.insert(uri, 0, 1, mode="inline")
     assert editor.edits[0].edit.document_changes is None
-    assert editor.edits[0].edit.changes == {uri: (types.TextEdit(range=types.Range(
-        types.Position(0, 1), types.Position(0, 1)), new_text=result.text),)}  # fmt: skip
+    assert editor.edits[0].edit.changes == {
+        uri: (
+            types.TextEdit(
+                range=types.Range(types.Position(0, 1), types.Position(0, 1)), new_text=result.text
+            ),
+        )
+    }
 
 
 async def test_a_whole_document_change_while_recognising_offers_the_formula(editor, vscode):
@@ -283,7 +318,7 @@ async def test_a_whole_document_change_while_recognising_offers_the_formula(edit
 
 LATE_RESULT_SERVER = """
 import asyncio
-from texpaste.lsp import build_server, claim_stdio
+from texpaste.editor.server import build_server, claim_stdio
 
 class LateResult:  # its result is already on the way when a cancel arrives: it is delivered anyway
     name = "daemon"
@@ -316,15 +351,24 @@ async def test_a_cancel_that_meets_a_finished_recognition_still_edits_nothing(ho
 
     client = await _raw_client("-c", LATE_RESULT_SERVER)
     edits = []
-    client.feature(types.WORKSPACE_APPLY_EDIT)(lambda params: edits.append(params) or
-                                               types.ApplyWorkspaceEditResult(applied=True))  # fmt: skip
+    client.feature(types.WORKSPACE_APPLY_EDIT)(
+        lambda params: edits.append(params) or types.ApplyWorkspaceEditResult(applied=True)
+    )
     try:
-        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
-            capabilities=client_capabilities("neovim@v0.11.0"))), 60)  # fmt: skip
+        await asyncio.wait_for(
+            client.initialize_session(
+                types.InitializeParams(capabilities=client_capabilities("neovim@v0.11.0"))
+            ),
+            60,
+        )
         uri = "file:///tmp/texpaste-test/late.md"
-        client.text_document_did_open(types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "markdown", 1, "\n")))
-        params = types.ExecuteCommandParams(command="texpaste.insertFormula", arguments=[{
-            "uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": blank_png()}])  # fmt: skip
+        client.text_document_did_open(
+            types.DidOpenTextDocumentParams(types.TextDocumentItem(uri, "markdown", 1, "\n"))
+        )
+        params = types.ExecuteCommandParams(
+            command="texpaste.insertFormula",
+            arguments=[{"uri": uri, "position": {"line": 0, "character": 0}, "imageBase64": blank_png()}],
+        )
         future = client.protocol.send_request("workspace/executeCommand", params, msg_id="late")
         while not client.progress_reports:
             await asyncio.sleep(0.01)
@@ -346,7 +390,12 @@ async def test_show_errors_false_keeps_errors_in_the_response_only(tiny_model_di
     try:
         uri = ed.open("quiet.md", "\n", "markdown")
         with pytest.raises(JsonRpcException):
-            await ed.command("texpaste.insertFormula", uri=uri, position={"line": 0, "character": 0}, imageBase64=blank_png())
+            await ed.command(
+                "texpaste.insertFormula",
+                uri=uri,
+                position={"line": 0, "character": 0},
+                imageBase64=blank_png(),
+            )
         await asyncio.sleep(0.1)
         assert ed.client.messages == []
     finally:
@@ -367,16 +416,25 @@ async def test_unavailable_model_says_so(tmp_path):
 
 
 async def test_settings_change_delimiters(tiny_model_dir, expected):
-    ed = await start_editor("--model", str(tiny_model_dir), "--engine", "in-process",
-                            options={"delimiters": {"markdown": {"inline": "paren"}}, "candidates": 2})  # fmt: skip
+    ed = await start_editor(
+        "--model",
+        str(tiny_model_dir),
+        "--engine",
+        "in-process",
+        options={"delimiters": {"markdown": {"inline": "paren"}}, "candidates": 2},
+    )
     try:
         uri = ed.open("set.md", "a  b\n", "markdown")
         first = await ed.insert(uri, 0, 2, mode="inline")
         assert first.text.startswith("\\(") and len(first.candidates) <= 2
-        ed.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"texpaste": {"delimiters": {"markdown": {"inline": "dollar"}}, "mode": "display"}}))  # fmt: skip
-        ed.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
-            settings={"texpaste": {"mode": "bogus"}}))  # rejected: the previous settings stay
+        ed.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"texpaste": {"delimiters": {"markdown": {"inline": "dollar"}}, "mode": "display"}}
+            )
+        )
+        ed.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(settings={"texpaste": {"mode": "bogus"}})
+        )  # rejected: the previous settings stay
         uri2 = ed.open("set2.md", "\n", "markdown")
         second = await ed.insert(uri2, 0, 0)
         assert second.text.startswith("$$")
@@ -402,7 +460,11 @@ async def test_code_action_offers_clipboard_paste_without_recognising(editor):
     [action] = await actions(md)
     assert action.title == "Paste formula from clipboard" and action.kind == "refactor.rewrite"
     assert action.command.command == "texpaste.insertFormulaFromClipboard"
-    assert action.command.arguments[0] == {"uri": md, "position": {"line": 0, "character": 2}, "languageId": "markdown"}
+    assert action.command.arguments[0] == {
+        "uri": md,
+        "position": {"line": 0, "character": 2},
+        "languageId": "markdown",
+    }
     [ranged] = await actions(md, end=4)
     assert ranged.command.arguments[0]["range"]["end"] == {"line": 0, "character": 4}
     assert await actions(py) == []
@@ -415,14 +477,19 @@ async def test_code_action_offers_clipboard_paste_without_recognising(editor):
 async def test_clipboard_command_reads_the_real_x_clipboard(xvfb, tiny_model_dir, expected):
     import subprocess
 
-    owner = subprocess.Popen(["xclip", "-selection", "clipboard", "-t", "image/png", "-i",
-                              str(DATA / "formula.png")], env=xvfb)  # fmt: skip
+    owner = subprocess.Popen(
+        ["xclip", "-selection", "clipboard", "-t", "image/png", "-i", str(DATA / "formula.png")], env=xvfb
+    )
     ed = await start_editor("--model", str(tiny_model_dir), env={"DISPLAY": xvfb["DISPLAY"]})
     try:
         await asyncio.sleep(0.3)
         uri = ed.open("clip.md", "see \n", "markdown")
-        result = await ed.command("texpaste.insertFormulaFromClipboard", uri=uri,
-                                  position={"line": 0, "character": 4}, mode="inline")  # fmt: skip
+        result = await ed.command(
+            "texpaste.insertFormulaFromClipboard",
+            uri=uri,
+            position={"line": 0, "character": 4},
+            mode="inline",
+        )
         assert result.latex == expected.latex
         assert ed.docs[uri] == "see " + result.text + "\n"
     finally:
@@ -435,14 +502,16 @@ async def test_empty_clipboard_is_a_clear_error(xvfb, tiny_model_dir):
     try:
         uri = ed.open("noclip.md", "keep\n", "markdown")
         with pytest.raises(JsonRpcException) as info:
-            await ed.command("texpaste.insertFormulaFromClipboard", uri=uri, position={"line": 0, "character": 0})
+            await ed.command(
+                "texpaste.insertFormulaFromClipboard", uri=uri, position={"line": 0, "character": 0}
+            )
         assert info.value.data["kind"] == "clipboard" and ed.docs[uri] == "keep\n"
     finally:
         await stop_editor(ed)
 
 
 OLD_DAEMON_SERVER = """
-from texpaste.lsp import build_server, claim_stdio
+from texpaste.editor.server import build_server, claim_stdio
 
 class OldDaemon:  # answers like a daemon of another version would: no candidates in the result
     name = "daemon"
@@ -477,8 +546,12 @@ async def test_an_unexpected_error_reaches_the_editor_as_one_sentence_without_a_
 
     client = await _raw_client("-c", OLD_DAEMON_SERVER)
     try:
-        await asyncio.wait_for(client.initialize_session(types.InitializeParams(
-            capabilities=client_capabilities("neovim@v0.11.0"))), 60)  # fmt: skip
+        await asyncio.wait_for(
+            client.initialize_session(
+                types.InitializeParams(capabilities=client_capabilities("neovim@v0.11.0"))
+            ),
+            60,
+        )
         with pytest.raises(JsonRpcException) as info:
             await client.protocol.send_request_async("texpaste/recognize", {"imageBase64": blank_png()})
         error = info.value
@@ -512,12 +585,19 @@ def test_requests_before_initialize_are_refused():
     import subprocess
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", "none"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "TEXPASTE_THREADS": "1"})  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "texpaste", "serve", "--engine", "in-process", "--model", "none"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "TEXPASTE_THREADS": "1"},
+    )
     try:
-        requests = [("texpaste/status", {}), ("texpaste/recognize", {"imageBase64": blank_png()}),
-                    ("workspace/executeCommand", {"command": "texpaste.insertFormula", "arguments": [{}]})]  # fmt: skip
+        requests = [
+            ("texpaste/status", {}),
+            ("texpaste/recognize", {"imageBase64": blank_png()}),
+            ("workspace/executeCommand", {"command": "texpaste.insertFormula", "arguments": [{}]}),
+        ]
         for i, (method, params) in enumerate(requests):
             proc.stdin.write(_frame({"jsonrpc": "2.0", "id": i, "method": method, "params": params}))
         proc.stdin.flush()

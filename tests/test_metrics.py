@@ -1,4 +1,4 @@
-"""texpaste.metrics: pix2tex eval.py semantics, with expected values worked out by hand."""
+"""texpaste.training.metrics: pix2tex eval.py semantics, with expected values worked out by hand."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from texpaste.metrics import (
+from texpaste.training.metrics import (
     EvalAccumulator,
     bleu_score,
     bpe_pieces,
@@ -120,7 +120,7 @@ def tok():
 
 
 def test_bpe_pieces_of_a_label(tok):
-    # metrics.md §2.2: "\frac { 1 } { 2 }" is "\ frac Ġ{ Ġ1 Ġ} Ġ{ Ġ2 Ġ}"
+    # docs/compatibility.md §4: "\frac { 1 } { 2 }" is "\ frac Ġ{ Ġ1 Ġ} Ġ{ Ġ2 Ġ}"
     ids = tok.encode(r"\frac { 1 } { 2 }").ids
     framed = [1, *ids, 2, 0, 0]  # BOS ... EOS PAD PAD
     assert bpe_pieces(framed, tok) == ["\\", "frac", "{", "1", "}", "{", "2", "}"]

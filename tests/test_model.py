@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 import torch
 
+from texpaste.assets import PIX2TEX_CONFIG, PIX2TEX_TOKENIZER
 from texpaste.errors import ModelError
 from texpaste.model.checkpoint import load_into, read_state_dict
 from texpaste.model.config import ModelConfig
 from texpaste.model.generate import Guard, beam_search, find_loop, sample, top_k_filter
 from texpaste.model.network import Pix2TexModel
 from texpaste.model.resizer import build_resizer
-from texpaste.store import ASSETS_DIR
 
 DATA = Path(__file__).parent / "data"
-OFFICIAL = ASSETS_DIR / "pix2tex" / "config.yaml"
+OFFICIAL = PIX2TEX_CONFIG
 
 
 def manifest(name: str) -> dict[str, tuple[int, ...]]:
@@ -62,9 +62,20 @@ def test_encoder_keeps_every_token_with_pix2tex_positions(official_cfg):
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    cfg = ModelConfig(backbone_layers=[1, 1, 1], backbone_channels=[128, 128, 128, 128], backbone_stem_chs=32,
-                      dim=64, encoder_depth=1, num_layers=2, heads=2, dim_head=16, num_tokens=50, max_seq_len=40,
-                      max_width=256, max_height=64)  # fmt: skip
+    cfg = ModelConfig(
+        backbone_layers=[1, 1, 1],
+        backbone_channels=[128, 128, 128, 128],
+        backbone_stem_chs=32,
+        dim=64,
+        encoder_depth=1,
+        num_layers=2,
+        heads=2,
+        dim_head=16,
+        num_tokens=50,
+        max_seq_len=40,
+        max_width=256,
+        max_height=64,
+    )
     model = Pix2TexModel(cfg).eval()
     with torch.no_grad():  # sharpen the random logits so greedy paths are well separated
         model.decoder.net.to_logits.weight.mul_(8)
@@ -154,8 +165,18 @@ def test_sampling_is_seeded_and_top_k_keeps_k():
 def test_sampling_with_a_seed_repeats(tiny):
     with torch.inference_mode():
         ctx = tiny.encoder(torch.randn(1, 1, 64, 128))
-    runs = [sample(tiny.decoder, ctx, bos=1, eos=2, max_len=20, temperature=1.0,
-                   generator=torch.Generator().manual_seed(5))[0].tokens for _ in range(2)]  # fmt: skip
+    runs = [
+        sample(
+            tiny.decoder,
+            ctx,
+            bos=1,
+            eos=2,
+            max_len=20,
+            temperature=1.0,
+            generator=torch.Generator().manual_seed(5),
+        )[0].tokens
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
 
 
@@ -219,13 +240,16 @@ def test_find_loop_catches_short_patterns_and_keeps_their_first_pass():
 
 
 def test_no_real_label_looks_like_a_loop():
-    from texpaste.latex import training_label
     from texpaste.model.tokenizer import Tokenizer
+    from texpaste.training.labels import training_label
 
-    tok = Tokenizer(ASSETS_DIR / "pix2tex" / "tokenizer.json", pad=0, bos=1, eos=2)
+    tok = Tokenizer(PIX2TEX_TOKENIZER, pad=0, bos=1, eos=2)
     formulas = (DATA / "regression_formulas.txt").read_text().splitlines()
-    formulas += [r"\left( \begin{array}{cccccccc} 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \end{array} \right)",
-                 r"C=xx^*xx^* xx^*xx^*", r"\}\}\}\}\}\}\}\}\}\}\}\}"]  # fmt: skip
+    formulas += [
+        r"\left( \begin{array}{cccccccc} 0 & 0 & 0 & 0 & 0 & 0 & 0 & 0 \end{array} \right)",
+        r"C=xx^*xx^* xx^*xx^*",
+        r"\}\}\}\}\}\}\}\}\}\}\}\}",
+    ]
     for latex in formulas:
         assert find_loop(tok.encode(training_label(latex))) is None, latex
 
@@ -257,7 +281,9 @@ def test_beam_search_stops_loops_and_still_returns_candidates(looping):
     with torch.inference_mode():
         ctx = looping.encoder(torch.randn(2, 1, 64, 128))
         # a rule scaled to the tiny model's 40 tokens, so beams that leave the loop once are caught too
-        results = beam_search(looping.decoder, ctx, bos=1, eos=2, max_len=39, beams=3, guard=Guard(min_span=8))
+        results = beam_search(
+            looping.decoder, ctx, bos=1, eos=2, max_len=39, beams=3, guard=Guard(min_span=8)
+        )
     for hyps in results:
         assert len(hyps) == 3 and all(len(h.tokens) < 16 for h in hyps)  # nothing ran to the limit
         assert [7] in [h.tokens for h in hyps]  # the loop, cut to its first pass

@@ -3,7 +3,7 @@
 One session fixture builds a full-size random model and resizer, draws awkward images and runs
 tests/reference/oracle.py once in the reference venv; each test then compares one thing.
 
-Deviations from pix2tex that these tests pin down (see texpaste.imaging):
+Deviations from pix2tex that these tests pin down (see texpaste.engine.imaging):
 - a uniform image: pix2tex's ``pad`` divides 0/0 into NaN and then crashes in OpenCV; texpaste
   raises ``NoFormulaError`` (``test_blank_image_is_a_clean_error_where_pix2tex_crashes``);
 - 16-bit grayscale: pix2tex's ``convert('LA')`` clips every value above 255 to white, so a 16-bit
@@ -26,7 +26,8 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from texpaste import imaging
+from texpaste.assets import PIX2TEX_CONFIG
+from texpaste.engine import imaging
 from texpaste.errors import NoFormulaError
 from texpaste.model.config import ModelConfig
 from texpaste.model.generate import sample
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.reference
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_VENV = Path(os.environ.get("REFERENCE_VENV", ROOT / ".venv-reference"))
 ORACLE = ROOT / "tests" / "reference" / "oracle.py"
-CONFIG = ROOT / "server" / "texpaste" / "assets" / "pix2tex" / "config.yaml"
+CONFIG = PIX2TEX_CONFIG
 ENCODER_SIZES = [(64, 256), (32, 672), (192, 96)]  # (H, W)
 GREEDY_STEPS = 20
 TOL = 1e-4  # model outputs

@@ -11,8 +11,12 @@ from texpaste.data.shards import read_shard, shard_paths
 
 pytestmark = pytest.mark.tex
 
-GOOD = [r"\frac{a}{b}", r"e^{i\pi}+1=0", r"\sum_{n=1}^{\infty}\frac{1}{n^{2}}=\frac{\pi^{2}}{6}",
-        r"\begin{aligned} a&=b\\ c&=d \end{aligned}"]  # fmt: skip
+GOOD = [
+    r"\frac{a}{b}",
+    r"e^{i\pi}+1=0",
+    r"\sum_{n=1}^{\infty}\frac{1}{n^{2}}=\frac{\pi^{2}}{6}",
+    r"\begin{aligned} a&=b\\ c&=d \end{aligned}",
+]
 
 
 def ink(img: Image.Image) -> tuple[int, int, int, int]:

@@ -172,10 +172,27 @@ def test_cli_renders_a_katex_shard(tmp_path):
     )
     out = tmp_path / "shards"
     proc = subprocess.run(
-        [sys.executable, "-m", "texpaste", "data", "render", "--renderer", "katex", "--n", "5",
-         "--formulas", str(formulas), "--out", str(out), "--jobs", "1"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "texpaste",
+            "data",
+            "render",
+            "--renderer",
+            "katex",
+            "--n",
+            "5",
+            "--formulas",
+            str(formulas),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "rendered 5 of 5" in proc.stdout
     samples = [s for path in shard_paths(out) for s in read_shard(path)]

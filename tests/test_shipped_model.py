@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from texpaste.store import ASSETS_DIR
+from texpaste.assets import BUNDLED_MODEL_DIR
 from texpaste.training.evaluate import EvalSettings, evaluate
 
-SHIPPED = ASSETS_DIR / "texpaste-small"
+SHIPPED = BUNDLED_MODEL_DIR
 REGRESSION = Path(__file__).parent / "data" / "regression_formulas.txt"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -24,8 +24,13 @@ def test_shipped_model_is_complete_and_small():
 def test_default_model_works_offline_and_says_so(tmp_path):
     """No cached pix2tex and no network: the bundled model answers, with a one-line notice."""
     env = {"TEXPASTE_CACHE_DIR": str(tmp_path), "TEXPASTE_THREADS": "1", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "texpaste", "recognize", *sorted(map(str, EXAMPLES.glob("*.png")))],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "texpaste", "recognize", *sorted(map(str, EXAMPLES.glob("*.png")))],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "texpaste-small" in out.stderr
     lines = out.stdout.splitlines()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from texpaste import store
+from texpaste.engine import store
 from texpaste.errors import DownloadError, ModelError
 
 WEIGHTS = os.urandom(300_000)
@@ -223,7 +223,7 @@ def test_server_error_is_retried_and_then_succeeds(registry, server, cache):
 def test_corrupt_cached_file_is_detected_removed_and_downloaded_again(registry, server, cache, caplog):
     path = store.pull("pix2tex")
     (path / "weights.pth").write_bytes(b"tampered")
-    with caplog.at_level(logging.WARNING, logger="texpaste.store"):
+    with caplog.at_level(logging.WARNING, logger="texpaste.engine.store"):
         assert store.resolve("pix2tex").path == path
     assert (path / "weights.pth").read_bytes() == WEIGHTS
     assert server.hits["/rel/weights.pth"] == 2

@@ -23,8 +23,24 @@ from texpaste.training.train import (
 
 from .conftest import TINY_CONFIG
 
-FORMULAS = [r"a+b", r"x^{2}", r"\frac{1}{2}", r"\alpha", r"y=mx+c", r"\sqrt{2}", r"e^{x}", r"a_{n}",
-            r"\pi r^{2}", r"\sin x", r"x-y", r"\int f", r"2+2=4", r"\beta\gamma", r"n!", r"\log n"]  # fmt: skip
+FORMULAS = [
+    r"a+b",
+    r"x^{2}",
+    r"\frac{1}{2}",
+    r"\alpha",
+    r"y=mx+c",
+    r"\sqrt{2}",
+    r"e^{x}",
+    r"a_{n}",
+    r"\pi r^{2}",
+    r"\sin x",
+    r"x-y",
+    r"\int f",
+    r"2+2=4",
+    r"\beta\gamma",
+    r"n!",
+    r"\log n",
+]
 
 
 @pytest.fixture(scope="module")
@@ -173,11 +189,11 @@ def test_a_mix_sets_each_styles_share_of_the_epoch():
 
 
 def test_shards_record_their_renderer_and_training_reads_it(shards):
+    from texpaste.assets import PIX2TEX_TOKENIZER
     from texpaste.model.tokenizer import Tokenizer
-    from texpaste.store import ASSETS_DIR
     from texpaste.training.dataset import load_examples
 
-    tok = Tokenizer(ASSETS_DIR / "pix2tex" / "tokenizer.json", pad=0, bos=1, eos=2)
+    tok = Tokenizer(PIX2TEX_TOKENIZER, pad=0, bos=1, eos=2)
     assert {ex.style for ex in load_examples([shards], tok, 64)} == {"tex"}
 
 
@@ -189,13 +205,17 @@ def test_eval_scores_screenshot_styles_one_by_one_and_their_mean(tiny_model_dir,
     formulas = tmp_path / "f.txt"
     formulas.write_text("\n".join(FORMULAS[:6]) + "\n")
     styles = {k: SCREENSHOT_STYLES[k] for k in ("katex-dark-2x", "pdf-txfonts-72dpi")}
-    report = evaluate_styles(tiny_model_dir, formulas, EvalSettings(n=4, threads=1), styles, out=tmp_path / "r.json")
+    report = evaluate_styles(
+        tiny_model_dir, formulas, EvalSettings(n=4, threads=1), styles, out=tmp_path / "r.json"
+    )
     assert set(report["styles"]) == set(styles)
     for metrics in report["styles"].values():
         assert metrics["n"] == 4 and "render_match" not in metrics
     bleus = [m["bleu"] for m in report["styles"].values()]
     assert report["metrics"]["bleu"] == pytest.approx(sum(bleus) / 2)
-    assert main(["eval", str(tiny_model_dir), "--formulas", str(formulas), "--n", "2", "--styles", "nope"]) != 0
+    assert (
+        main(["eval", str(tiny_model_dir), "--formulas", str(formulas), "--n", "2", "--styles", "nope"]) != 0
+    )
 
 
 def test_a_corrupt_image_in_a_shard_is_counted_and_skipped_not_the_end_of_the_epoch(shards):
@@ -207,12 +227,24 @@ def test_a_corrupt_image_in_a_shard_is_counted_and_skipped_not_the_end_of_the_ep
     tok = Tokenizer(TrainConfig().tokenizer_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
     examples = load_examples([shards], tok, cfg.max_seq_len)
     good = examples[0]
-    examples[len(examples) // 2 :] = [Example(good.png[: len(good.png) // 2], good.ids, good.latex)] + examples[
-        len(examples) // 2 :
-    ]  # a truncated PNG in the middle of the shard
+    examples[len(examples) // 2 :] = [
+        Example(good.png[: len(good.png) // 2], good.ids, good.latex)
+    ] + examples[len(examples) // 2 :]  # a truncated PNG in the middle of the shard
     stats: dict[str, int] = {}
-    batches = list(prefetch(bucketed_batches(examples, cfg, seed=1, epoch=0, pixel_budget=10**6, max_batch=4,
-                                             augment_data=False, stats=stats)))  # fmt: skip
+    batches = list(
+        prefetch(
+            bucketed_batches(
+                examples,
+                cfg,
+                seed=1,
+                epoch=0,
+                pixel_budget=10**6,
+                max_batch=4,
+                augment_data=False,
+                stats=stats,
+            )
+        )
+    )
     assert stats["corrupt"] == 1
     assert batches[-1][2] == len(examples)  # the epoch ran to its end
     assert sum(b[0].shape[0] for b in batches) == len(examples) - 1 - stats["blank"]

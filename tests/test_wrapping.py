@@ -1,11 +1,11 @@
-"""texpaste.wrapping: language families, mode choice, inside-math detection, per-family styles,
+"""texpaste.editor.wrapping: language families, mode choice, inside-math detection, per-family styles,
 the pandoc ``$`` guards, options from settings, and the CLI's context-free ``wrap``."""
 
 from __future__ import annotations
 
 import pytest
 
-from texpaste.wrapping import (
+from texpaste.editor.wrapping import (
     DelimiterStyle,
     WrapOptions,
     choose_mode,
@@ -223,10 +223,18 @@ def test_cursor_context(language_id, mode, line_text, character, expected):
 def test_tex_guard_digit_and_dollar():
     tex_dollar = WrapOptions(tex=DelimiterStyle("dollar", "brackets"))
     # TeX has no digit rule, but "$a$" + "$x$" would start display math
-    assert wrap_for_insert("x", language_id="latex", mode="inline", line_text="a 2", character=2,
-                           options=tex_dollar) == "$x$"  # fmt: skip
-    assert wrap_for_insert("x", language_id="latex", mode="inline", line_text="$a$", character=3,
-                           options=tex_dollar) == " $x$"  # fmt: skip
+    assert (
+        wrap_for_insert(
+            "x", language_id="latex", mode="inline", line_text="a 2", character=2, options=tex_dollar
+        )
+        == "$x$"
+    )
+    assert (
+        wrap_for_insert(
+            "x", language_id="latex", mode="inline", line_text="$a$", character=3, options=tex_dollar
+        )
+        == " $x$"
+    )
 
 
 SURROUNDING_CASES = [
@@ -272,11 +280,15 @@ def test_strips_model_delimiters(latex, language_id, mode, expected):
 
 TEX_MULTILINE_CASES = [
     (r"a \\ b", "brackets", "\\[\n\\begin{gathered}\na \\\\ b\n\\end{gathered}\n\\]"),
-    (r"a &= b \\ &= c", "equation", "\\begin{equation}\n\\begin{aligned}\na &= b \\\\ &= c\n\\end{aligned}\n\\end{equation}"),
+    (
+        r"a &= b \\ &= c",
+        "equation",
+        "\\begin{equation}\n\\begin{aligned}\na &= b \\\\ &= c\n\\end{aligned}\n\\end{equation}",
+    ),
     # \\ inside an environment or a group is fine as it is
     (r"\begin{cases}a \\ b\end{cases}", "brackets", "\\[\n\\begin{cases}a \\\\ b\\end{cases}\n\\]"),
     (r"\substack{a \\ b}", "brackets", "\\[\n\\substack{a \\\\ b}\n\\]"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("latex", "display", "expected"), TEX_MULTILINE_CASES)
@@ -312,7 +324,11 @@ FROM_DICT_CASES = [
     (None, WrapOptions()),
     ({}, WrapOptions()),
     (
-        {"markdown": {"inline": "paren", "display": "mathFence"}, "tex": {"inline": "dollar"}, "other": "markdown"},
+        {
+            "markdown": {"inline": "paren", "display": "mathFence"},
+            "tex": {"inline": "dollar"},
+            "other": "markdown",
+        },
         WrapOptions(DelimiterStyle("paren", "math-fence"), DelimiterStyle("dollar", "brackets"), "markdown"),
     ),
     (
@@ -323,7 +339,7 @@ FROM_DICT_CASES = [
     ({"markdown": {"display": "math_fence"}}, WrapOptions(markdown=DelimiterStyle("dollar", "math-fence"))),
     ({"markdown": None, "other": None}, WrapOptions()),  # JSON null keeps the default
     ({"tex_display": "dollars"}, WrapOptions(tex=DelimiterStyle("paren", "dollars"))),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("d", "expected"), FROM_DICT_CASES)

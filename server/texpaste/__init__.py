@@ -12,12 +12,12 @@ __version__ = "0.2.0"
 __all__ = ["Recognizer", "Recognition", "Candidate", "__version__"]
 
 if TYPE_CHECKING:
-    from .engine import Candidate, Recognition, Recognizer
+    from texpaste.engine.recognizer import Candidate, Recognition, Recognizer
 
 
 def __getattr__(name: str):
     if name in ("Recognizer", "Recognition", "Candidate"):
-        from . import engine
+        from texpaste.engine import recognizer
 
-        return getattr(engine, name)
+        return getattr(recognizer, name)
     raise AttributeError(f"module 'texpaste' has no attribute {name!r}")

@@ -14,8 +14,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import TexpasteError
+from texpaste import __version__
+from texpaste.errors import TexpasteError
 
 # texpaste.data.build.RENDERERS' keys, spelled here so building the parser imports no renderer
 RENDERER_NAMES = ("tex", "mathtext", "katex", "mathjax", "pdf")
@@ -56,8 +56,8 @@ def _one_line(latex: str) -> str:
 
 
 def cmd_recognize(args: argparse.Namespace) -> int:
-    from .limits import check_decode_options
-    from .wrapping import wrap
+    from texpaste.editor.wrapping import wrap
+    from texpaste.limits import check_decode_options
 
     try:
         check_decode_options(args.candidates, args.temperature, args.seed, args.device)
@@ -66,7 +66,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         return 2
     sources: list[tuple[str, bytes | Path]] = []
     if args.clipboard:
-        from .clipboard import read_image_bytes
+        from texpaste.editor.clipboard import read_image_bytes
 
         try:
             sources.append(("clipboard", read_image_bytes()))
@@ -75,7 +75,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
             return 1
     for name in args.images:
         if name == "-":
-            from .imaging import read_image_stream
+            from texpaste.engine.imaging import read_image_stream
 
             try:
                 sources.append(("-", read_image_stream(sys.stdin.buffer)))
@@ -111,7 +111,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
         copied.append(text)
     sys.stdout.flush()
     if args.copy and copied:
-        from .clipboard import copy_text
+        from texpaste.editor.clipboard import copy_text
 
         try:
             copy_text("\n".join(copied))
@@ -122,7 +122,7 @@ def cmd_recognize(args: argparse.Namespace) -> int:
 
 
 def _recognize_in_process(sources: list[tuple[str, bytes | Path]], args: argparse.Namespace) -> list | None:
-    from .engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
 
     try:
         rec = Recognizer.load(
@@ -134,9 +134,12 @@ def _recognize_in_process(sources: list[tuple[str, bytes | Path]], args: argpars
     if rec.notice:
         _err(rec.notice)
     results = rec.recognize_many(
-        [s for _, s in sources], candidates=args.candidates, temperature=args.temperature,
-        resize=not args.no_resize, seed=args.seed,
-    )  # fmt: skip
+        [s for _, s in sources],
+        candidates=args.candidates,
+        temperature=args.temperature,
+        resize=not args.no_resize,
+        seed=args.seed,
+    )
     return [r if isinstance(r, TexpasteError) else {**r.to_dict(), "model": rec.name} for r in results]
 
 
@@ -145,14 +148,20 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
     import asyncio
     import base64
 
-    from . import wire
-    from .daemon_client import DaemonConnection, DaemonUnavailable
-    from .runtime import runtime_files
-    from .store import choose
+    from texpaste.engine.store import choose
+    from texpaste.service import wire
+    from texpaste.service.client import DaemonConnection, DaemonUnavailable
+    from texpaste.service.runtime import runtime_files
 
     choice = choose(args.model)  # here, with this shell's environment and directory, never the daemon's
-    options = {"model": choice.model, "device": args.device, "candidates": args.candidates,
-               "temperature": args.temperature, "resize": not args.no_resize, "seed": args.seed}  # fmt: skip
+    options = {
+        "model": choice.model,
+        "device": args.device,
+        "candidates": args.candidates,
+        "temperature": args.temperature,
+        "resize": not args.no_resize,
+        "seed": args.seed,
+    }
 
     async def go() -> list | None:
         try:
@@ -168,8 +177,11 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
             return None
 
         async def one(source: bytes | Path) -> object:
-            image = ({"imagePath": str(source.resolve())} if isinstance(source, Path)
-                     else {"imageBase64": base64.b64encode(source).decode("ascii")})  # fmt: skip
+            image = (
+                {"imagePath": str(source.resolve())}
+                if isinstance(source, Path)
+                else {"imageBase64": base64.b64encode(source).decode("ascii")}
+            )
             try:
                 return await conn.call("recognize", {**image, **options})
             except TexpasteError as exc:
@@ -192,7 +204,7 @@ def _recognize_via_daemon(sources: list[tuple[str, bytes | Path]], args: argpars
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from . import store
+    from texpaste.engine import store
 
     if args.action == "list":
         for m in store.list_models():
@@ -205,7 +217,7 @@ def cmd_models(args: argparse.Namespace) -> int:
         sys.stdout.write(f"{store.pull(args.name, progress=_progress_printer())}\n")
         return 0
     if args.action == "init":
-        from .model.init import init_model_dir
+        from texpaste.model.random_init import init_model_dir
 
         out = init_model_dir(args.name, config=args.config, seed=args.seed, resizer=args.resizer)
         sys.stdout.write(f"{out}\n")
@@ -217,12 +229,15 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    from .data.build import RenderSettings, read_formulas, render_to_shards
+    from texpaste.data.build import RenderSettings, read_formulas, render_to_shards
 
     settings = RenderSettings(
-        renderer=args.renderer, fonts=args.fonts or (), dpi=(args.dpi[0], args.dpi[1]),
-        max_size=(args.max_size[0], args.max_size[1]), seed=args.seed,
-    )  # fmt: skip
+        renderer=args.renderer,
+        fonts=args.fonts or (),
+        dpi=(args.dpi[0], args.dpi[1]),
+        max_size=(args.max_size[0], args.max_size[1]),
+        seed=args.seed,
+    )
     stats = render_to_shards(read_formulas(args.formulas), args.out, args.n, settings, jobs=args.jobs)
     sys.stdout.write(
         f"rendered {stats.rendered} of {stats.requested} ({stats.failed} failed to compile, {stats.too_large} too large, "
@@ -232,24 +247,40 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training.train import export_checkpoint, train
+    from texpaste.training.train import export_checkpoint, train
 
     if args.export:
         export_checkpoint(args.out, args.config, args.export)
         return 0
     if not args.data:
         raise TexpasteError("texpaste train needs --data (shard directories) unless --export is given.")
-    result = train(args.config, args.data, args.out, val_dir=args.val, device=args.device,
-                   max_steps=args.max_steps, max_minutes=args.max_minutes, init=args.init)  # fmt: skip
+    result = train(
+        args.config,
+        args.data,
+        args.out,
+        val_dir=args.val,
+        device=args.device,
+        max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
+        init=args.init,
+    )
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .training.evaluate import SCREENSHOT_STYLES, EvalSettings, evaluate, evaluate_styles
+    from texpaste.training.evaluate import SCREENSHOT_STYLES, EvalSettings, evaluate, evaluate_styles
 
-    settings = EvalSettings(n=args.n, renderer=args.renderer, font=args.font, dpi=args.dpi, seed=args.seed,
-                            batch_size=args.batch_size, temperature=args.temperature, threads=args.threads)  # fmt: skip
+    settings = EvalSettings(
+        n=args.n,
+        renderer=args.renderer,
+        font=args.font,
+        dpi=args.dpi,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        temperature=args.temperature,
+        threads=args.threads,
+    )
     if not args.styles:
         report = evaluate(args.model, args.formulas, settings, out=args.out, progress=sys.stderr.isatty())
         sys.stdout.write(json.dumps(report["metrics"], indent=2) + "\n")
@@ -257,9 +288,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
     names = list(SCREENSHOT_STYLES) if args.styles == ["screenshots"] else args.styles
     unknown = [n for n in names if n not in SCREENSHOT_STYLES]
     if unknown:
-        raise TexpasteError(f"Unknown style {unknown[0]}; choose screenshots or any of {', '.join(SCREENSHOT_STYLES)}.")
-    report = evaluate_styles(args.model, args.formulas, settings, {n: SCREENSHOT_STYLES[n] for n in names},
-                             out=args.out, progress=sys.stderr.isatty())  # fmt: skip
+        raise TexpasteError(
+            f"Unknown style {unknown[0]}; choose screenshots or any of {', '.join(SCREENSHOT_STYLES)}."
+        )
+    report = evaluate_styles(
+        args.model,
+        args.formulas,
+        settings,
+        {n: SCREENSHOT_STYLES[n] for n in names},
+        out=args.out,
+        progress=sys.stderr.isatty(),
+    )
     sys.stdout.write(json.dumps({"mean": report["metrics"], **report["styles"]}, indent=2) + "\n")
     return 0
 
@@ -268,8 +307,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
-    from .daemon_client import DaemonNotResponding, DaemonUnavailable, call_running, lock_pid
-    from .runtime import runtime_files
+    from texpaste.service.client import DaemonNotResponding, DaemonUnavailable, call_running, lock_pid
+    from texpaste.service.runtime import runtime_files
 
     if args.action == "status":
         try:
@@ -299,7 +338,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
                 os.kill(pid, signal.SIGTERM)
                 os.kill(pid, signal.SIGCONT)
 
-        from .runtime import lock_is_held
+        from texpaste.service.runtime import lock_is_held
 
         files = runtime_files()
         for _ in range(100):  # wait until it has released its lock (so a new one can start)
@@ -315,11 +354,11 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         devnull = os.open(os.devnull, os.O_RDWR)  # let go of the starter's pipes and terminal
         for fd in (0, 1, 2):
             os.dup2(devnull, fd)
-    from .daemon import Daemon, setup_logging
-    from .pool import ModelPool
+    from texpaste.service.daemon import Daemon, setup_logging
+    from texpaste.service.pool import ModelPool
 
     setup_logging(files, args.log_file, args.verbose)
-    from .store import choose
+    from texpaste.engine.store import choose
 
     # Only what this daemon preloads; each request names its own model (chosen by its requester).
     pool = ModelPool(choose(args.model).model, args.device, args.threads)
@@ -327,7 +366,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .lsp import run_server
+    from texpaste.editor.server import run_server
 
     return run_server(args)
 
@@ -396,7 +435,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--device", help="cpu or cuda (default: best available)")
     t.add_argument("--max-steps", type=int, help="stop after this many steps in total")
     t.add_argument("--max-minutes", type=float, help="stop (and checkpoint) after this long")
-    t.add_argument("--init", metavar="MODEL_DIR", help="start a new run from this model's weights (e.g. the shipped one)")
+    t.add_argument(
+        "--init", metavar="MODEL_DIR", help="start a new run from this model's weights (e.g. the shipped one)"
+    )
     t.add_argument(
         "--export", metavar="DIR", help="write the run's latest checkpoint as a model directory; no training"
     )
@@ -414,8 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--batch-size", type=int, default=10, help="pix2tex's eval batch size (BLEU is per batch)")
     e.add_argument("--temperature", type=float, default=0.0)
     e.add_argument("--threads", type=int)
-    e.add_argument("--styles", nargs="+", metavar="STYLE",
-                   help="score screenshot styles instead (screenshots = all: katex-light-1x, pdf-cm-96dpi, ...)")  # fmt: skip
+    e.add_argument(
+        "--styles",
+        nargs="+",
+        metavar="STYLE",
+        help="score screenshot styles instead (screenshots = all: katex-light-1x, pdf-cm-96dpi, ...)",
+    )
     e.set_defaults(func=cmd_eval)
     dm = sub.add_parser("daemon", help="the per-user model daemon: run (default), status, stop")
     dm.add_argument("action", nargs="?", choices=("run", "status", "stop"), default="run")
@@ -424,8 +469,12 @@ def build_parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=cmd_daemon)
 
     sv = sub.add_parser("serve", help="language server on stdio (started by your editor)")
-    sv.add_argument("--engine", choices=("daemon", "in-process"), default="daemon",
-                    help="share the per-user daemon (default) or load the model inside this process")  # fmt: skip
+    sv.add_argument(
+        "--engine",
+        choices=("daemon", "in-process"),
+        default="daemon",
+        help="share the per-user daemon (default) or load the model inside this process",
+    )
     _add_engine_options(sv)
     sv.set_defaults(func=cmd_serve)
     return p
@@ -435,8 +484,13 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="model name or directory [env TEXPASTE_MODEL]")
     p.add_argument("--device", help="cpu, cuda, mps (default: best available)")
     p.add_argument("--threads", type=int, help="CPU threads for torch [env TEXPASTE_THREADS]")
-    p.add_argument("--idle-timeout", type=float, default=float(os.environ.get("TEXPASTE_IDLE_TIMEOUT", 1800)),
-                   metavar="SECONDS", help="daemon exits after this long without a request; 0 = never (default 1800)")  # fmt: skip
+    p.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=float(os.environ.get("TEXPASTE_IDLE_TIMEOUT", 1800)),
+        metavar="SECONDS",
+        help="daemon exits after this long without a request; 0 = never (default 1800)",
+    )
     p.add_argument(
         "--log-file", help="log here (default: stderr for serve, the runtime dir's daemon.log for the daemon)"
     )
@@ -444,8 +498,11 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="texpaste: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="texpaste: %(message)s",
+    )
     try:
         return args.func(args)
     except TexpasteError as exc:

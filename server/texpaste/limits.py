@@ -30,20 +30,24 @@ def check_decode_options(
     at their defaults pass, so a caller checks only what it was given."""
     import math
 
-    from .errors import RequestError
+    from texpaste.errors import RequestError
 
     def integer(value: object) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
 
     if not integer(candidates) or not 1 <= candidates <= MAX_CANDIDATES:  # type: ignore[operator]
-        raise RequestError(f"candidates must be a whole number from 1 to {MAX_CANDIDATES} (got {candidates!r}).")
+        raise RequestError(
+            f"candidates must be a whole number from 1 to {MAX_CANDIDATES} (got {candidates!r})."
+        )
     if (
         isinstance(temperature, bool)
         or not isinstance(temperature, (int, float))
         or not math.isfinite(temperature)
         or not 0 <= temperature <= MAX_TEMPERATURE
     ):
-        raise RequestError(f"temperature must be a number from 0 to {MAX_TEMPERATURE:g} (got {temperature!r}).")
+        raise RequestError(
+            f"temperature must be a number from 0 to {MAX_TEMPERATURE:g} (got {temperature!r})."
+        )
     if seed is not None and (not integer(seed) or not 0 <= seed <= MAX_SEED):  # type: ignore[operator]
         raise RequestError(f"seed must be a whole number from 0 to 2**63 - 1 (got {seed!r}).")
     if device is not None:

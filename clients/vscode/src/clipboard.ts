@@ -1,6 +1,6 @@
 /**
  * Reads an image from the OS clipboard of the machine the extension host runs on, with the
- * per-OS tools of editors.md §1.1. vscode-free: processes run through an injected `exec`.
+ * per-OS tools of README, "Editors". vscode-free: processes run through an injected `exec`.
  */
 
 export interface ExecResult {

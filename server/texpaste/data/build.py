@@ -19,15 +19,15 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import RenderError, TexpasteError
-from .mathtext import FONTS as MATHTEXT_FONTS
-from .mathtext import render_mathtext
-from .pdf import FONTS as PDF_FONTS
-from .pdf import render_pdf
-from .shards import Sample, encode_png, write_shard
-from .tex import FONTS as TEX_FONTS
-from .tex import render_tex, screen, tex_available
-from .web import KATEX_FONTS, MATHJAX_FONTS, render_katex, render_mathjax
+from texpaste.data.mathtext import FONTS as MATHTEXT_FONTS
+from texpaste.data.mathtext import render_mathtext
+from texpaste.data.pdf import FONTS as PDF_FONTS
+from texpaste.data.pdf import render_pdf
+from texpaste.data.shards import Sample, encode_png, write_shard
+from texpaste.data.tex import FONTS as TEX_FONTS
+from texpaste.data.tex import render_tex, screen, tex_available
+from texpaste.data.web import KATEX_FONTS, MATHJAX_FONTS, render_katex, render_mathjax
+from texpaste.errors import RenderError, TexpasteError
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from PIL import Image
 
-from ..errors import RenderError
-from .tex import RenderResult, screen
+from texpaste.data.tex import RenderResult, screen
+from texpaste.errors import RenderError
 
 FONTS = {"cm": "cm", "stix": "stix", "dejavu": "dejavuserif", "stixsans": "stixsans"}
 

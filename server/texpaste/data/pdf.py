@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..errors import RenderError
-from .tex import RenderResult, failed_indices, mark, read_pages, render_bisecting, run_tool
+from texpaste.data.tex import RenderResult, failed_indices, mark, read_pages, render_bisecting, run_tool
+from texpaste.errors import RenderError
 
 # Preamble lines per math font (all from texlive-latex-recommended/-fonts-recommended + lmodern;
 # newtx/newpx would need texlive-fonts-extra).

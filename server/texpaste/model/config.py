@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import ModelError
+from texpaste.errors import ModelError
 
 
 def check_types(cls: type, raw: dict[str, Any], where: str) -> None:
@@ -28,7 +28,11 @@ def check_types(cls: type, raw: dict[str, Any], where: str) -> None:
         if name in hints and not _fits(value, hints[name]):
             hint = ""
             if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 5e-4 (no dot) as text
-                hint = f" (YAML read it as text: write {float(value)!r})" if "e" in value.lower() else " (quoted)"
+                hint = (
+                    f" (YAML read it as text: write {float(value)!r})"
+                    if "e" in value.lower()
+                    else " (quoted)"
+                )
             raise ModelError(f"{where}: {name} must be {_describe(hints[name])}, not {value!r}{hint}.")
 
 
@@ -56,7 +60,11 @@ def _fits(value: Any, hint: Any) -> bool:
     if hint is str:
         return isinstance(value, str)
     if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value) if args else isinstance(value, list)
+        return (
+            isinstance(value, list) and all(_fits(v, args[0]) for v in value)
+            if args
+            else isinstance(value, list)
+        )
     if origin is dict:
         return isinstance(value, dict) and (
             not args or all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
@@ -74,7 +82,9 @@ def _describe(hint: Any) -> str:
         return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
     if origin is dict:
         return "a mapping"
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(hint, str(hint))
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
+        hint, str(hint)
+    )
 
 
 @dataclass

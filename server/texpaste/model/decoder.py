@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from texpaste.model.config import ModelConfig
 
 
 class Attention(nn.Module):
@@ -200,15 +200,23 @@ class Decoder(nn.Module):
             layers = []
             for (n1, sa), (n2, ca), (n3, ff) in self._layers():
                 qkv = torch.cat([sa.to_q.weight * scale, sa.to_k.weight, sa.to_v.weight])
-                layers.append({
-                    "ln1": n1, "ln2": n2, "ln3": n3,
-                    "qkv": qkv.t().contiguous(),  # (D, 3*inner)
-                    "self_out": sa.to_out[0].weight, "self_out_b": sa.to_out[0].bias,
-                    "cross_q": ca.to_q.weight,
-                    "cross_out": ca.to_out[0].weight, "cross_out_b": ca.to_out[0].bias,
-                    "ff_in": ff.net[0].proj.weight.t().contiguous(), "ff_in_b": ff.net[0].proj.bias,
-                    "ff_out": ff.net[2].weight, "ff_out_b": ff.net[2].bias,
-                })  # fmt: skip
+                layers.append(
+                    {
+                        "ln1": n1,
+                        "ln2": n2,
+                        "ln3": n3,
+                        "qkv": qkv.t().contiguous(),  # (D, 3*inner)
+                        "self_out": sa.to_out[0].weight,
+                        "self_out_b": sa.to_out[0].bias,
+                        "cross_q": ca.to_q.weight,
+                        "cross_out": ca.to_out[0].weight,
+                        "cross_out_b": ca.to_out[0].bias,
+                        "ff_in": ff.net[0].proj.weight.t().contiguous(),
+                        "ff_in_b": ff.net[0].proj.bias,
+                        "ff_out": ff.net[2].weight,
+                        "ff_out_b": ff.net[2].bias,
+                    }
+                )
             head = self.net.to_logits
             built = StepWeights(layers, head.weight, head.bias)
             self._step_weights = (key, built)

@@ -15,7 +15,7 @@ from timm.models.resnetv2 import ResNetV2
 from timm.models.vision_transformer import Block
 from torch import nn
 
-from .config import ModelConfig
+from texpaste.model.config import ModelConfig
 
 
 class PatchEmbed(nn.Module):

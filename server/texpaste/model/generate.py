@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .decoder import Decoder
+from texpaste.model.decoder import Decoder
 
 
 @dataclass
@@ -209,7 +209,9 @@ def beam_search(
             best_live = keep_score[b, 0].item() / step
             if len(pools[b]) == k and best_live <= pools[b][-1].score:
                 done[b] = True
-        seqs = torch.cat([seqs.gather(1, keep_beam[..., None].expand(-1, -1, seqs.shape[2])), keep_token[..., None]], dim=2)
+        seqs = torch.cat(
+            [seqs.gather(1, keep_beam[..., None].expand(-1, -1, seqs.shape[2])), keep_token[..., None]], dim=2
+        )
         scores = keep_score
         if guard is not None:
             _guard_beams(guard, seqs, scores, step, limits, done, cuts)
@@ -228,9 +230,14 @@ def beam_search(
 
 
 def _guard_beams(
-    guard: Guard, seqs: torch.Tensor, scores: torch.Tensor, step: int, limits: list[int], done: list[bool],
+    guard: Guard,
+    seqs: torch.Tensor,
+    scores: torch.Tensor,
+    step: int,
+    limits: list[int],
+    done: list[bool],
     cuts: list[list[Hypothesis]],
-) -> None:  # fmt: skip
+) -> None:
     """Move looping live hypotheses out of the beam (score -inf) into ``cuts``; end images at their limit."""
     B, k, _ = seqs.shape
     flat = seqs.view(B * k, -1)

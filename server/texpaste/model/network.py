@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
-from .decoder import Decoder
-from .encoder import Encoder
+from texpaste.model.config import ModelConfig
+from texpaste.model.decoder import Decoder
+from texpaste.model.encoder import Encoder
 
 
 class Pix2TexModel(nn.Module):

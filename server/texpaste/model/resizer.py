@@ -7,7 +7,7 @@ from __future__ import annotations
 from timm.layers import StdConv2dSame
 from timm.models.resnetv2 import ResNetV2
 
-from .config import ModelConfig
+from texpaste.model.config import ModelConfig
 
 
 def build_resizer(cfg: ModelConfig) -> ResNetV2:

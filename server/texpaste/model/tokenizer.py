@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer as HFTokenizer
 
-from ..errors import ModelError
+from texpaste.errors import ModelError
 
 
 @lru_cache(maxsize=1)

@@ -22,13 +22,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .. import imaging
-from ..data.augment import augment
-from ..data.shards import read_shard, shard_paths
-from ..errors import ImageError
-from ..latex import training_label
-from ..model.config import ModelConfig
-from ..model.tokenizer import Tokenizer
+from texpaste.data.augment import augment
+from texpaste.data.shards import read_shard, shard_paths
+from texpaste.engine import imaging
+from texpaste.errors import ImageError
+from texpaste.model.config import ModelConfig
+from texpaste.model.tokenizer import Tokenizer
+from texpaste.training.labels import training_label
 
 log = logging.getLogger(__name__)
 
@@ -90,8 +90,12 @@ def image_array(png: bytes, cfg: ModelConfig, rng: random.Random | None) -> np.n
     if rng is not None:
         img = augment(img.convert("RGB") if rng.random() < 0.5 else img.convert("L"), rng)
     try:
-        return imaging.prepare(img, (cfg.max_width, cfg.max_height), (cfg.min_width, cfg.min_height),
-                               glyph_height=cfg.glyph_height)  # fmt: skip
+        return imaging.prepare(
+            img,
+            (cfg.max_width, cfg.max_height),
+            (cfg.min_width, cfg.min_height),
+            glyph_height=cfg.glyph_height,
+        )
     except ImageError:
         return None
 
@@ -105,7 +109,9 @@ def collate(arrays: list[np.ndarray], ids: list[list[int]], pad: int) -> tuple[t
     return images, tokens
 
 
-def epoch_order(examples: list[Example], seed: int, epoch: int, mix: dict[str, float] | None = None) -> list[int]:
+def epoch_order(
+    examples: list[Example], seed: int, epoch: int, mix: dict[str, float] | None = None
+) -> list[int]:
     """The examples of one epoch, shuffled: each once, or with ``mix`` (style -> share), as many of
     each style as its share of the epoch (``len(examples)`` draws), cycling through a style whose
     pool is smaller and leaving out styles the mix does not name.
@@ -164,7 +170,10 @@ def bucketed_batches(
     for start in range(skip, len(order), pool):
         chunk = order[start : start + pool]
         # with a mix an example can come twice in an epoch: its position keys its augmentation
-        keys = [f"{seed}/{epoch}/{i}" if not mix else f"{seed}/{epoch}/{i}/{start + k}" for k, i in enumerate(chunk)]
+        keys = [
+            f"{seed}/{epoch}/{i}" if not mix else f"{seed}/{epoch}/{i}/{start + k}"
+            for k, i in enumerate(chunk)
+        ]
         jobs = [(examples[i].png, cfg, key if augment_data else None) for i, key in zip(chunk, keys)]
         for idx, arr in zip(chunk, mapper(_seeded_array, jobs, **({"chunksize": 16} if executor else {}))):
             if isinstance(arr, np.ndarray):
@@ -187,8 +196,12 @@ def bucketed_batches(
     if executor:
         executor.shutdown(cancel_futures=True)
     if any(skipped.values()):
-        log.warning("epoch %d skipped %d images that do not decode and %d that preprocess to nothing",
-                    epoch, skipped[CORRUPT], skipped["blank"])  # fmt: skip
+        log.warning(
+            "epoch %d skipped %d images that do not decode and %d that preprocess to nothing",
+            epoch,
+            skipped[CORRUPT],
+            skipped["blank"],
+        )
     if stats is not None:
         stats.update(skipped)
 

@@ -1,6 +1,6 @@
 """``texpaste eval``: render formulas with fixed settings, recognise them, score the predictions.
 
-Scores (metrics.md): pix2tex's BLEU / edit distance / token accuracy, computed on pix2tex's BPE
+Scores (docs/compatibility.md §4): pix2tex's BLEU / edit distance / token accuracy, computed on pix2tex's BPE
 pieces whatever tokenizer the model uses (both sides put in the space-separated label form
 first, so spacing style does not count), exact match after normalisation, and a render match
 rate: the prediction is rendered with the same settings and compared with the input image.
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ..data.build import RENDERERS, RenderSettings, read_formulas, select
-from ..latex import normalize_latex
-from ..metrics import EvalAccumulator, pix2tex_tokenizer
+from texpaste.data.build import RENDERERS, RenderSettings, read_formulas, select
+from texpaste.training.labels import normalize_latex
+from texpaste.training.metrics import EvalAccumulator, pix2tex_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,11 @@ class EvalSettings:
 def render_fixed(formulas: list[str], s: EvalSettings) -> list[tuple[str, Image.Image]]:
     """The first ``s.n`` formulas (seeded order) that render, each with its image."""
     render = RENDERERS[s.renderer][0]
-    pool, _ = select(formulas, RenderSettings(renderer=s.renderer, seed=s.seed, max_chars=s.max_chars),
-                     accept=lambda f: bool(normalize_latex(f)))  # fmt: skip
+    pool, _ = select(
+        formulas,
+        RenderSettings(renderer=s.renderer, seed=s.seed, max_chars=s.max_chars),
+        accept=lambda f: bool(normalize_latex(f)),
+    )
     out: list[tuple[str, Image.Image]] = []
     for start in range(0, len(pool), 200):
         chunk = pool[start : start + 200]
@@ -94,27 +97,43 @@ def images_match(a: Image.Image, b: Image.Image, tolerance: float = 0.02) -> boo
     return bool((px ^ py).sum() <= tolerance * max(1, (px | py).sum()))
 
 
-def evaluate(model: str | Path, formulas_file: str | Path, s: EvalSettings, *, out: str | Path | None = None,
-             progress: bool = False) -> dict[str, Any]:  # fmt: skip
+def evaluate(
+    model: str | Path,
+    formulas_file: str | Path,
+    s: EvalSettings,
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """Render ``s.n`` formulas with ``s``'s renderer, font and DPI, recognise them, score them."""
-    from ..engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
 
     samples = render_fixed(read_formulas(formulas_file), s)
     rec = Recognizer.load(model, threads=s.threads)
     metrics, rows = score(rec, samples, s, progress=progress, render_match=True)
-    report = {"model": rec.name, "formulas": str(formulas_file), "settings": asdict(s), "metrics": metrics,
-              "samples": rows}  # fmt: skip
+    report = {
+        "model": rec.name,
+        "formulas": str(formulas_file),
+        "settings": asdict(s),
+        "metrics": metrics,
+        "samples": rows,
+    }
     if out:
         Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
 
 
 def evaluate_styles(
-    model: str | Path, formulas_file: str | Path, s: EvalSettings, styles: dict[str, tuple[str, str, int]],
-    *, out: str | Path | None = None, progress: bool = False,
-) -> dict[str, Any]:  # fmt: skip
+    model: str | Path,
+    formulas_file: str | Path,
+    s: EvalSettings,
+    styles: dict[str, tuple[str, str, int]],
+    *,
+    out: str | Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
     """The same ``s.n`` formulas per style (renderer, font, dpi): metrics per style and their mean."""
-    from ..engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
 
     formulas = read_formulas(formulas_file)
     rec = Recognizer.load(model, threads=s.threads)
@@ -124,17 +143,31 @@ def evaluate_styles(
         samples = render_fixed(formulas, style)
         per_style[name], rows[name] = score(rec, samples, style, progress=progress, render_match=False)
         log.info("%s: %s", name, per_style[name])
-    mean = {k: float(np.mean([m[k] for m in per_style.values() if m.get(k) is not None] or [np.nan]))
-            for k in (*METRIC_KEYS, "ms_per_image")}  # fmt: skip
-    report = {"model": rec.name, "formulas": str(formulas_file), "settings": asdict(s), "metrics": mean,
-              "styles": per_style, "samples": rows}  # fmt: skip
+    mean = {
+        k: float(np.mean([m[k] for m in per_style.values() if m.get(k) is not None] or [np.nan]))
+        for k in (*METRIC_KEYS, "ms_per_image")
+    }
+    report = {
+        "model": rec.name,
+        "formulas": str(formulas_file),
+        "settings": asdict(s),
+        "metrics": mean,
+        "styles": per_style,
+        "samples": rows,
+    }
     if out:
         Path(out).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
     return report
 
 
-def score(rec, samples: list[tuple[str, Image.Image]], s: EvalSettings, *, progress: bool = False,
-          render_match: bool = True) -> tuple[dict[str, float], list[dict[str, Any]]]:  # fmt: skip
+def score(
+    rec,
+    samples: list[tuple[str, Image.Image]],
+    s: EvalSettings,
+    *,
+    progress: bool = False,
+    render_match: bool = True,
+) -> tuple[dict[str, float], list[dict[str, Any]]]:
     """pix2tex's metrics of ``rec`` on (truth, image) samples, decoded in batches of same-size images."""
     arrays, keep = {}, []
     for i, (_, img) in enumerate(samples):
@@ -159,8 +192,14 @@ def score(rec, samples: list[tuple[str, Image.Image]], s: EvalSettings, *, progr
         for b in range(0, len(idx), s.batch_size):
             batch = idx[b : b + s.batch_size]
             context, mask = rec.encode([arrays[i] for i in batch])
-            hyps = rec.decode(context, mask, candidates=1, temperature=s.temperature, max_tokens=None,
-                              shapes=[arrays[i].shape for i in batch])  # fmt: skip
+            hyps = rec.decode(
+                context,
+                mask,
+                candidates=1,
+                temperature=s.temperature,
+                max_tokens=None,
+                shapes=[arrays[i].shape for i in batch],
+            )
             texts = [rec.to_text(h[0].tokens) for h in hyps]
             preds.update(zip(batch, texts))
             p_norm = [normalize_latex(t) for t in texts]

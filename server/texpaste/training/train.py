@@ -25,15 +25,15 @@ import torch
 import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from ..engine import pick_device
-from ..errors import ModelError
-from ..model.checkpoint import load_into, read_state_dict, save_state_dict
-from ..model.config import ModelConfig, check_types
-from ..model.network import Pix2TexModel
-from ..model.tokenizer import Tokenizer
-from ..store import ASSETS_DIR
-from .dataset import bucketed_batches, load_examples, prefetch
-from .validate import validate
+from texpaste.assets import PIX2TEX_TOKENIZER
+from texpaste.engine.recognizer import pick_device
+from texpaste.errors import ModelError
+from texpaste.model.checkpoint import load_into, read_state_dict, save_state_dict
+from texpaste.model.config import ModelConfig, check_types
+from texpaste.model.network import Pix2TexModel
+from texpaste.model.tokenizer import Tokenizer
+from texpaste.training.dataset import bucketed_batches, load_examples, prefetch
+from texpaste.training.validate import validate
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,12 @@ class TrainConfig:
     data_workers: int = 0  # processes decoding/augmenting images (0 = a background thread)
     tokenizer: str = ""  # path; empty = the bundled pix2tex tokenizer
     half_weights: bool = True  # store best/weights.pth in float16 (half the size)
-    mix: dict[str, float] | None = None  # share of each epoch per style (renderer), e.g. {tex: 0.5, pdf: 0.25}
-    precision: str = "auto"  # float32, bfloat16 (autocast), or auto: bfloat16 on CUDA and on CPUs with native bf16
+    mix: dict[str, float] | None = (
+        None  # share of each epoch per style (renderer), e.g. {tex: 0.5, pdf: 0.25}
+    )
+    precision: str = (
+        "auto"  # float32, bfloat16 (autocast), or auto: bfloat16 on CUDA and on CPUs with native bf16
+    )
     channels_last: bool = True  # NHWC convolutions (faster on CPUs)
     group_lengths: bool = True  # batches of similar label lengths (less decoder padding)
 
@@ -78,7 +82,7 @@ class TrainConfig:
 
     @property
     def tokenizer_path(self) -> Path:
-        return Path(self.tokenizer) if self.tokenizer else ASSETS_DIR / "pix2tex" / "tokenizer.json"
+        return Path(self.tokenizer) if self.tokenizer else PIX2TEX_TOKENIZER
 
 
 def read_config(path: str | Path, overrides: dict[str, Any] | None = None) -> tuple[ModelConfig, TrainConfig]:
@@ -246,8 +250,9 @@ def train(
     ]
     opt = torch.optim.AdamW(
         [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr, fused=True,
-    )  # fmt: skip
+        lr=tc.lr,
+        fused=True,
+    )
     state = {
         "step": 0,
         "epoch": 0,
@@ -311,10 +316,17 @@ def train(
     try:
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
-                examples, cfg, seed=tc.seed, epoch=state["epoch"], pixel_budget=tc.pixel_budget,
-                max_batch=tc.max_batch, skip=state["consumed"], workers=tc.data_workers, mix=tc.mix,
+                examples,
+                cfg,
+                seed=tc.seed,
+                epoch=state["epoch"],
+                pixel_budget=tc.pixel_budget,
+                max_batch=tc.max_batch,
+                skip=state["consumed"],
+                workers=tc.data_workers,
+                mix=tc.mix,
                 group_lengths=tc.group_lengths,
-            )  # fmt: skip
+            )
             for images, tokens, consumed in prefetch(batches):
                 images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
                 if tc.channels_last:
@@ -364,11 +376,20 @@ def train(
                         export_model(best_model, cfg, tok_path, out / "best", tc.half_weights)
                     log.info("step %d: %s", state["step"], metrics)
                 if metrics or state["step"] % tc.log_every == 0:
-                    writer.writerow([
-                        round(time.monotonic() - t0, 1), state["step"], state["epoch"], state["samples"],
-                        f"{lr:.3g}", f"{running / max(n_running, 1):.4f}",
-                        *(f"{metrics[k]:.4f}" if k in metrics else "" for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")),
-                    ])  # fmt: skip
+                    writer.writerow(
+                        [
+                            round(time.monotonic() - t0, 1),
+                            state["step"],
+                            state["epoch"],
+                            state["samples"],
+                            f"{lr:.3g}",
+                            f"{running / max(n_running, 1):.4f}",
+                            *(
+                                f"{metrics[k]:.4f}" if k in metrics else ""
+                                for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")
+                            ),
+                        ]
+                    )
                     log_file.flush()
                     running, n_running = 0.0, 0
                 if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..metrics import EvalAccumulator
-from ..model.config import ModelConfig
-from ..model.generate import Guard, sample
-from ..model.network import Pix2TexModel
-from ..model.tokenizer import Tokenizer
-from .dataset import Example, image_array
+from texpaste.model.config import ModelConfig
+from texpaste.model.generate import Guard, sample
+from texpaste.model.network import Pix2TexModel
+from texpaste.model.tokenizer import Tokenizer
+from texpaste.training.dataset import Example, image_array
+from texpaste.training.metrics import EvalAccumulator
 
 
 @torch.inference_mode()
 def validate(
-    model: Pix2TexModel, cfg: ModelConfig, tokenizer: Tokenizer, examples: list[Example], device: torch.device,
+    model: Pix2TexModel,
+    cfg: ModelConfig,
+    tokenizer: Tokenizer,
+    examples: list[Example],
+    device: torch.device,
     batch_size: int = 10,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """BLEU / edit distance / token accuracy / exact match, greedy, pix2tex-style batches of same-size images."""
     model.eval()
     groups: dict[tuple[int, int], list[tuple[torch.Tensor, Example]]] = {}

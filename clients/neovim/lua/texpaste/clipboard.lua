@@ -1,4 +1,4 @@
--- Reads an image from the OS clipboard with the platform's tool (editors.md §1): PowerShell 5.1 on
+-- Reads an image from the OS clipboard with the platform's tool (README, "Editors"): PowerShell 5.1 on
 -- Windows and WSL, pngpaste or osascript on macOS, wl-paste on Wayland (checked before XWayland's
 -- DISPLAY), xclip on X11. PNG, JPEG, BMP (WSLg), GIF, WebP and TIFF are accepted, and so is a
 -- copied image file. Everything runs asynchronously; the OS access goes through `deps`, which tests

@@ -15,8 +15,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from .errors import ImageError, RequestError
-from .limits import MAX_IMAGE_BYTES
+from texpaste.errors import ImageError, RequestError
+from texpaste.limits import MAX_IMAGE_BYTES
 
 PROTOCOL = 2  # the daemon wire's version: 2 = explicit models and absolute paths, TCP proofs both ways
 
@@ -38,8 +38,13 @@ def decode(line: bytes) -> dict[str, Any]:
     try:
         message = json.loads(line)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RequestError(f"Malformed message: {exc.msg if isinstance(exc, json.JSONDecodeError) else exc}.") from exc
-    except (ValueError, RecursionError) as exc:  # a number of over 4,300 digits; nesting deeper than the stack
+        raise RequestError(
+            f"Malformed message: {exc.msg if isinstance(exc, json.JSONDecodeError) else exc}."
+        ) from exc
+    except (
+        ValueError,
+        RecursionError,
+    ) as exc:  # a number of over 4,300 digits; nesting deeper than the stack
         raise RequestError("Malformed message: too deeply nested or too long a number.") from exc
     if not isinstance(message, dict):
         raise RequestError("Malformed message: expected a JSON object.")
@@ -85,7 +90,7 @@ def absolute_image_source(params: dict[str, Any], base: str | None = None) -> di
 
 def image_from_params(params: dict[str, Any]) -> bytes | Path:
     """The image a request names: ``imageBase64`` (decoded bytes) or ``imagePath`` (an absolute path,
-    read later off the engine thread by :func:`texpaste.imaging.read_image_file`).
+    read later off the engine thread by :func:`texpaste.engine.imaging.read_image_file`).
 
     A relative or ``~`` path is refused: it means something else in the requester's working directory
     and environment than in this process's, so requesters send :func:`absolute_image_source`.

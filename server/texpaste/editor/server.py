@@ -1,7 +1,7 @@
 """``texpaste serve``: the language server editors start on stdio (docs/protocol.md).
 
 A thin front: it validates arguments, reads the clipboard when asked, forwards recognition to a
-backend (the shared daemon by default, :mod:`texpaste.backend`), wraps the LaTeX for the document
+backend (the shared daemon by default, :mod:`texpaste.service.backend`), wraps the LaTeX for the document
 and inserts it with ``workspace/applyEdit``. It advertises only executeCommand, codeAction and text
 sync, so it sits beside texlab or marksman. stdout is the JSON-RPC channel: logs go to stderr or
 ``--log-file``. Every failure becomes one sentence, sent as the JSON-RPC error and (unless the client
@@ -17,11 +17,7 @@ import logging
 import os
 import re
 import sys
-import uuid
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from lsprotocol import types
@@ -36,73 +32,35 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 from pygls.workspace import TextDocument
 
-from . import __version__, wire
-from .backend import Backend, DaemonBackend, InProcessBackend
-from .daemon_client import DaemonClient
-from .errors import Cancelled, EditConflict, RequestError, TexpasteError
-from .limits import MAX_CANDIDATES, check_decode_options
-from .store import choose
-from .wire import absolute_image_source, image_source
-from .wrapping import MODES, WrapOptions, language_family, wrap, wrap_for_insert
+from texpaste import __version__
+from texpaste.editor.edits import ChangeLog, DocumentContext, end_after_insert, follow_edits, language_of
+from texpaste.editor.progress import Progress
+from texpaste.editor.protocol import (
+    CODE_ACTION_TITLE,
+    INSERT,
+    INSERT_FROM_CLIPBOARD,
+    RECOGNIZE,
+    REQUEST_FAILED,
+    STATUS,
+    command_arguments,
+    optional_str,
+    parse_mode,
+    parse_position,
+    parse_range,
+    plain_json,
+    position_json,
+)
+from texpaste.editor.settings import Settings
+from texpaste.editor.wrapping import language_family, wrap, wrap_for_insert
+from texpaste.engine.store import choose
+from texpaste.errors import Cancelled, EditConflict, RequestError, TexpasteError
+from texpaste.limits import check_decode_options
+from texpaste.service import wire
+from texpaste.service.backend import Backend, DaemonBackend, InProcessBackend
+from texpaste.service.client import DaemonClient
+from texpaste.service.wire import absolute_image_source, image_source
 
 log = logging.getLogger(__name__)
-
-INSERT = "texpaste.insertFormula"
-INSERT_FROM_CLIPBOARD = "texpaste.insertFormulaFromClipboard"
-RECOGNIZE = "texpaste/recognize"
-STATUS = "texpaste/status"
-CODE_ACTION_TITLE = "Paste formula from clipboard"
-REQUEST_FAILED = -32803  # LSP's RequestFailed
-
-_EXTENSION_LANGUAGES = {".md": "markdown", ".markdown": "markdown", ".rmd": "rmd", ".qmd": "quarto",
-                        ".tex": "tex", ".latex": "latex", ".sty": "tex", ".cls": "tex"}  # fmt: skip
-
-
-@dataclass
-class Settings:
-    """The client's settings (initializationOptions / the ``texpaste`` configuration section)."""
-
-    model: str | None = None
-    device: str | None = None
-    mode: str = "auto"
-    candidates: int = 5
-    wrap: WrapOptions = field(default_factory=WrapOptions)
-    show_errors: bool = True
-
-    @classmethod
-    def from_dict(cls, d: Any, base: Settings | None = None) -> Settings:
-        """Settings from JSON, keeping ``base``'s values for missing keys; ValueError names a bad key."""
-        out = Settings(**vars(base)) if base else cls()
-        if d is None:
-            return out
-        if not isinstance(d, dict):
-            raise ValueError("texpaste settings must be an object.")
-        for key, value in d.items():
-            if value is None:
-                continue
-            if key in ("model", "device"):
-                if not isinstance(value, str):
-                    raise ValueError(f"setting '{key}' must be a string.")
-                setattr(out, key, value or None)
-            elif key == "mode":
-                if value not in MODES:
-                    raise ValueError(f"setting 'mode' must be one of {', '.join(MODES)} (got {value!r}).")
-                out.mode = value
-            elif key == "candidates":
-                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CANDIDATES:
-                    raise ValueError(f"setting 'candidates' must be a whole number from 1 to {MAX_CANDIDATES} (got {value!r}).")
-                out.candidates = value
-            elif key == "delimiters":
-                out.wrap = WrapOptions.from_dict(value)
-            elif key == "showErrors":
-                if not isinstance(value, bool):
-                    raise ValueError("setting 'showErrors' must be true or false.")
-                out.show_errors = value
-            elif key in ("engine", "command", "path", "trace", "pasteProvider", "idleTimeout", "serverCommand"):
-                pass  # client-side settings some clients send along
-            else:
-                log.warning("ignoring unknown setting %r", key)
-        return out
 
 
 class TexpasteProtocol(LanguageServerProtocol):
@@ -126,18 +84,30 @@ class TexpasteProtocol(LanguageServerProtocol):
         except JsonRpcException:
             # pygls would log it and never answer: a request with malformed params gets its error here
             if "method" in data and "id" in data:
-                msg_id = data["id"] if isinstance(data["id"], (int, str)) and not isinstance(data["id"], bool) else None
+                msg_id = (
+                    data["id"]
+                    if isinstance(data["id"], (int, str)) and not isinstance(data["id"], bool)
+                    else None
+                )
                 method = str(data["method"])[:80]
-                self._send_response(msg_id, error=JsonRpcInvalidParams(
-                    f"Malformed parameters for {method}.").to_response_error())  # fmt: skip
-            return JsonRPCNotification(method="$/texpaste/ignored", jsonrpc="2.0", params=None)  # dropped quietly
+                self._send_response(
+                    msg_id,
+                    error=JsonRpcInvalidParams(f"Malformed parameters for {method}.").to_response_error(),
+                )
+            return JsonRPCNotification(
+                method="$/texpaste/ignored", jsonrpc="2.0", params=None
+            )  # dropped quietly
 
     def _handle_request(self, msg_id: Any, method_name: str, params: Any) -> None:
         server = self._server
         if method_name == types.WORKSPACE_EXECUTE_COMMAND and params.command not in self.fm.commands:
             known = " and ".join(sorted(self.fm.commands))
-            self._send_response(msg_id, error=JsonRpcInvalidParams(
-                f"Unknown command {params.command[:80]!r}: texpaste offers {known}.").to_response_error())  # fmt: skip
+            self._send_response(
+                msg_id,
+                error=JsonRpcInvalidParams(
+                    f"Unknown command {params.command[:80]!r}: texpaste offers {known}."
+                ).to_response_error(),
+            )
             return
         if isinstance(server, TexpasteServer) and method_name == types.WORKSPACE_EXECUTE_COMMAND:
             server.arrivals[msg_id] = server.changes.seq  # which edits a paste's position predates
@@ -201,7 +171,7 @@ class TexpasteServer(LanguageServer):
             "device": self.settings.device,
             "candidates": params.get("candidates") or self.settings.candidates,
         }
-        progress = _Progress(self)
+        progress = Progress(self)
         await progress.begin(title)
         task = asyncio.ensure_future(self.backend.recognize(request, progress.report))
         progress.attach(task)
@@ -227,196 +197,8 @@ class TexpasteServer(LanguageServer):
             progress.end()
 
 
-class ChangeLog:
-    """The documents' recent incremental changes, so a paste can follow the edits made while it ran."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.seq = 0
-        self.entries: deque[tuple[int, str, Any]] = deque(maxlen=size)
-
-    def add(self, uri: str, change: Any) -> None:
-        self.seq += 1
-        self.entries.append((self.seq, uri, change))
-
-    def since(self, seq: int, uri: str) -> list[Any] | None:
-        """The changes to ``uri`` after ``seq``, oldest first; None when they are no longer all known."""
-        if seq < self.seq and (not self.entries or self.entries[0][0] > seq + 1):
-            return None
-        return [change for s, u, change in self.entries if s > seq and u == uri]
-
-
-def _before(p: types.Position, q: types.Position) -> bool:
-    return (p.line, p.character) < (q.line, q.character)
-
-
-def _moved(p: types.Position, start: types.Position, end: types.Position, new_end: types.Position) -> types.Position:
-    """Where ``p`` is after ``start``-``end`` was replaced by text ending at ``new_end``."""
-    if _before(p, start):
-        return p
-    if not _before(p, end):
-        if p.line == end.line:
-            return types.Position(new_end.line, new_end.character + p.character - end.character)
-        return types.Position(p.line + new_end.line - end.line, p.character)
-    return new_end  # inside the replaced text: just after what replaced it
-
-
-def follow_edits(target: types.Range, changes: list[Any], codec: Any) -> types.Range:
-    """``target`` moved through the user's later edits; EditConflict when they touched its text."""
-    for change in changes:
-        if not isinstance(change, types.TextDocumentContentChangePartial):  # a formatter, a reload
-            raise EditConflict("The whole document was replaced while recognising, so nothing was changed.")
-        start, end = change.range.start, change.range.end
-        if _before(target.start, target.end) and _before(start, target.end) and _before(target.start, end):
-            raise EditConflict("The text to replace was edited while recognising, so nothing was changed.")
-        new_end = _end_after_insert(start, change.text, codec)
-        target = types.Range(_moved(target.start, start, end, new_end), _moved(target.end, start, end, new_end))
-    return target
-
-
-class _Progress:
-    """``window/workDoneProgress`` for one job, when the client supports it; cancel stops ``task``."""
-
-    def __init__(self, server: TexpasteServer) -> None:
-        self.server = server
-        self.task: asyncio.Task | None = None
-        self.cancelled = False
-        caps = server.client_capabilities.window
-        self.enabled = bool(caps and caps.work_done_progress)
-        self.token = str(uuid.uuid4())
-        self.begun = False
-
-    async def begin(self, title: str) -> None:
-        if not self.enabled:
-            return
-        wdp = self.server.work_done_progress
-        try:
-            await wdp.create_async(self.token)
-        except Exception as exc:  # the client refused: carry on without progress
-            log.info("no progress: %s", exc)
-            self.enabled = False
-            return
-        wdp.begin(self.token, types.WorkDoneProgressBegin(title=title, message="Recognising…", cancellable=True))
-        self.begun = True
-        cancel_future = wdp.tokens.get(self.token)
-        if cancel_future is not None:
-            cancel_future.add_done_callback(self._on_token_done)
-
-    def _on_token_done(self, future: Any) -> None:
-        if future.cancelled():
-            self.cancelled = True
-            if self.task is not None:
-                self.task.cancel()
-
-    def attach(self, task: asyncio.Task) -> None:
-        self.task = task
-        if self.cancelled:
-            task.cancel()
-
-    def report(self, message: str, percentage: float | None = None) -> None:
-        if self.begun:
-            pct = None if percentage is None else int(max(0, min(100, percentage)))
-            self.server.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message, percentage=pct))
-
-    def end(self, message: str | None = None) -> None:
-        if self.begun:
-            self.begun = False
-            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
-
-
 # -- argument checking ------------------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    """pygls hands custom params over as namedtuples; make them plain JSON-like values."""
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _arguments(args: tuple[Any, ...], command: str) -> dict[str, Any]:
-    if len(args) != 1 or not isinstance(_plain(args[0]), dict):
-        raise RequestError(f"{command} takes one argument object {{uri, position, ...}} (got {len(args)} arguments).")
-    return _plain(args[0])
-
-
-def _position(value: Any, name: str = "position") -> types.Position:
-    if isinstance(value, dict):
-        line, character = value.get("line"), value.get("character")
-        if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (line, character)):
-            return types.Position(line=line, character=character)
-    raise RequestError(f"{name} must be {{line, character}} with whole numbers >= 0 (got {value!r}).")
-
-
-def _range(value: Any) -> types.Range:
-    if not isinstance(value, dict):
-        raise RequestError(f"range must be {{start, end}} (got {value!r}).")
-    start, end = _position(value.get("start"), "range.start"), _position(value.get("end"), "range.end")
-    if (end.line, end.character) < (start.line, start.character):
-        raise RequestError("range.end comes before range.start.")
-    return types.Range(start=start, end=end)
-
-
-def _optional_str(args: dict[str, Any], key: str) -> str | None:
-    value = args.get(key)
-    if value is not None and not isinstance(value, str):
-        raise RequestError(f"{key} must be a string (got {value!r}).")
-    return value or None
-
-
-def _mode(args: dict[str, Any], default: str) -> str:
-    mode = _optional_str(args, "mode") or default
-    if mode not in MODES:
-        raise RequestError(f"mode must be one of {', '.join(MODES)} (got {mode!r}).")
-    return mode
-
-
-def _pos_dict(p: types.Position) -> dict[str, int]:
-    return {"line": p.line, "character": p.character}
-
-
 # -- the server ------------------------------------------------------------------------------------
-
-
-class _Context:
-    """The document text around an insertion point, for wrapping (code points, not client units)."""
-
-    def __init__(self, doc: TextDocument | None, start: types.Position, end: types.Position) -> None:
-        self.before, self.after = "", ""
-        if doc is None:
-            return
-        try:
-            lines = doc.lines
-        except (OSError, UnicodeDecodeError, TypeError, ValueError):
-            return  # an unsaved or unreadable document: wrap without context
-        codec = doc.position_codec
-        text = "".join(lines)
-        self.before = text[: self._offset(lines, codec.position_from_client_units(lines, start))]
-        self.after = text[self._offset(lines, codec.position_from_client_units(lines, end)) :]
-
-    @staticmethod
-    def _offset(lines: list[str], pos: Any) -> int:
-        if pos.line >= len(lines):
-            return sum(map(len, lines))
-        return sum(map(len, lines[: pos.line])) + min(pos.character, len(lines[pos.line]))
-
-
-def _end_after_insert(start: types.Position, text: str, codec: Any) -> types.Position:
-    """Where ``text`` ends once inserted at ``start`` (client units)."""
-    parts = text.replace("\r\n", "\n").split("\n")
-    if len(parts) == 1:
-        return types.Position(start.line, start.character + codec.client_num_units(text))
-    return types.Position(start.line + len(parts) - 1, codec.client_num_units(parts[-1]))
-
-
-def _language_of(uri: str, doc: TextDocument | None) -> str:
-    if doc is not None and doc.language_id:
-        return doc.language_id
-    suffix = Path(uri.split("?", 1)[0]).suffix.lower()
-    return _EXTENSION_LANGUAGES.get(suffix, "plaintext")
 
 
 def _open_document(server: TexpasteServer, uri: str) -> TextDocument | None:
@@ -426,17 +208,26 @@ def _open_document(server: TexpasteServer, uri: str) -> TextDocument | None:
     return server.workspace.text_documents.get(uri)
 
 
-def _wrapped(server: TexpasteServer, result: dict[str, Any], language: str, mode: str,
-             context: _Context | None) -> tuple[str, list[dict[str, Any]]]:  # fmt: skip
+def _wrapped(
+    server: TexpasteServer, result: dict[str, Any], language: str, mode: str, context: DocumentContext | None
+) -> tuple[str, list[dict[str, Any]]]:
     """The text for the best candidate and every candidate wrapped for the same spot."""
 
     def one(latex: str) -> str:
         if context is None:
             return wrap(latex, mode, language, options=server.settings.wrap)
-        return wrap_for_insert(latex, language_id=language, mode=mode, text_before=context.before,
-                               text_after=context.after, options=server.settings.wrap)  # fmt: skip
+        return wrap_for_insert(
+            latex,
+            language_id=language,
+            mode=mode,
+            text_before=context.before,
+            text_after=context.after,
+            options=server.settings.wrap,
+        )
 
-    candidates = [{"latex": c["latex"], "score": c["score"], "text": one(c["latex"])} for c in result["candidates"]]
+    candidates = [
+        {"latex": c["latex"], "score": c["score"], "text": one(c["latex"])} for c in result["candidates"]
+    ]
     return one(result["latex"]), candidates
 
 
@@ -444,28 +235,30 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
     msg_id = server.protocol.msg_id
     arrived = server.arrivals.get(msg_id, server.changes.seq)
     try:
-        a = _arguments(args, command)
-        uri = _optional_str(a, "uri")
+        a = command_arguments(args, command)
+        uri = optional_str(a, "uri")
         if not uri:
             raise RequestError(f"{command} needs the document's uri.")
-        position = _position(a.get("position"))
-        target = _range(a["range"]) if a.get("range") is not None else types.Range(position, position)
-        mode = _mode(a, server.settings.mode)
-        language = _optional_str(a, "languageId")
+        position = parse_position(a.get("position"))
+        target = parse_range(a["range"]) if a.get("range") is not None else types.Range(position, position)
+        mode = parse_mode(a, server.settings.mode)
+        language = optional_str(a, "languageId")
         if command == INSERT_FROM_CLIPBOARD:
             image = await _clipboard_image()
         else:
             image = image_source(a)
         result = await server.recognize(image)
         doc = _open_document(server, uri)
-        language = language or _language_of(uri, doc)
+        language = language or language_of(uri, doc)
         try:
             # the user may have typed meanwhile: move the target through those edits, then read the text
             changes = server.changes.since(arrived, uri)
             if changes is None:
                 raise EditConflict("The document changed too much while recognising, so nothing was changed")
             target = follow_edits(target, changes, server.workspace.position_codec)
-            text, candidates = _wrapped(server, result, language, mode, _Context(doc, target.start, target.end))
+            text, candidates = _wrapped(
+                server, result, language, mode, DocumentContext(doc, target.start, target.end)
+            )
             if msg_id in server.cancelled:  # cancelled after the recognition finished: still no edit
                 raise Cancelled("The paste was cancelled; nothing was changed.")
             response = await server.workspace_apply_edit_async(
@@ -478,34 +271,43 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             offered = _wrapped(server, result, language, mode, None)[0]
             raise EditConflict(f"{str(exc).rstrip('.')}; the formula was: {offered}", text=offered) from None
         codec = doc.position_codec if doc is not None else server.workspace.position_codec
-        end = _end_after_insert(target.start, text, codec)
+        end = end_after_insert(target.start, text, codec)
         return {
-            "latex": result["latex"], "text": text, "applied": True, "candidates": candidates,
-            "range": {"start": _pos_dict(target.start), "end": _pos_dict(end)},
-            "model": result.get("model"), "timings": result.get("timings", {}),
-        }  # fmt: skip
+            "latex": result["latex"],
+            "text": text,
+            "applied": True,
+            "candidates": candidates,
+            "range": {"start": position_json(target.start), "end": position_json(end)},
+            "model": result.get("model"),
+            "timings": result.get("timings", {}),
+        }
     finally:
         server.arrivals.pop(msg_id, None)
         server.cancelled.discard(msg_id)
 
 
-def _edit(server: TexpasteServer, uri: str, doc: TextDocument | None, target: types.Range,
-          text: str) -> types.WorkspaceEdit:  # fmt: skip
+def _edit(
+    server: TexpasteServer, uri: str, doc: TextDocument | None, target: types.Range, text: str
+) -> types.WorkspaceEdit:
     """The paste as a versioned ``TextDocumentEdit``: an editor whose document has moved on since
     (a formatter ran, the user typed) refuses it instead of inserting at stale coordinates. Clients
     without ``documentChanges`` get the plain ``changes`` form."""
     edits = [types.TextEdit(range=target, new_text=text)]
     caps = server.client_capabilities.workspace
     if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
-        document = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=doc.version if doc else None)
-        return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(text_document=document, edits=edits)])
+        document = types.OptionalVersionedTextDocumentIdentifier(
+            uri=uri, version=doc.version if doc else None
+        )
+        return types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=document, edits=edits)]
+        )
     return types.WorkspaceEdit(changes={uri: edits})
 
 
 async def _clipboard_image() -> dict[str, Any]:
     import base64
 
-    from .clipboard import read_image_bytes
+    from texpaste.editor.clipboard import read_image_bytes
 
     data = await asyncio.to_thread(read_image_bytes)
     return {"imageBase64": base64.b64encode(data).decode("ascii")}
@@ -566,10 +368,13 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     def initialize(ls: TexpasteServer, params: types.InitializeParams) -> None:
         ls.initialized = True
         try:
-            ls.settings = Settings.from_dict(_plain(params.initialization_options), base=base)
+            ls.settings = Settings.from_dict(plain_json(params.initialization_options), base=base)
         except ValueError as exc:
-            ls.window_show_message(types.ShowMessageParams(types.MessageType.Error,
-                                                           f"texpaste: invalid initializationOptions, using defaults: {exc}"))  # fmt: skip
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    types.MessageType.Error, f"texpaste: invalid initializationOptions, using defaults: {exc}"
+                )
+            )
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: TexpasteServer, params: types.InitializedParams) -> None:
@@ -584,18 +389,23 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
-        settings = _plain(params.settings)
+        settings = plain_json(params.settings)
         if isinstance(settings, dict) and isinstance(settings.get("texpaste"), dict):
             settings = settings["texpaste"]
         try:
             ls.settings = Settings.from_dict(settings, base=ls.settings)
         except ValueError as exc:
-            ls.window_show_message(types.ShowMessageParams(types.MessageType.Error,
-                                                           f"texpaste: invalid settings, keeping the previous ones: {exc}"))  # fmt: skip
+            ls.window_show_message(
+                types.ShowMessageParams(
+                    types.MessageType.Error, f"texpaste: invalid settings, keeping the previous ones: {exc}"
+                )
+            )
 
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=False),
+        types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.RefactorRewrite], resolve_provider=False
+        ),
     )
     @guarded
     def code_action(ls: TexpasteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -606,14 +416,25 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         if ctx.only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in ctx.only):
             return []
         uri = params.text_document.uri
-        language = _language_of(uri, ls.workspace.text_documents.get(uri))
+        language = language_of(uri, ls.workspace.text_documents.get(uri))
         if language_family(language) == "other":
             return []
-        args: dict[str, Any] = {"uri": uri, "position": _pos_dict(params.range.start), "languageId": language}
+        args: dict[str, Any] = {
+            "uri": uri,
+            "position": position_json(params.range.start),
+            "languageId": language,
+        }
         if params.range.start != params.range.end:
-            args["range"] = {"start": _pos_dict(params.range.start), "end": _pos_dict(params.range.end)}
+            args["range"] = {
+                "start": position_json(params.range.start),
+                "end": position_json(params.range.end),
+            }
         command = types.Command(title=CODE_ACTION_TITLE, command=INSERT_FROM_CLIPBOARD, arguments=[args])
-        return [types.CodeAction(title=CODE_ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite, command=command)]
+        return [
+            types.CodeAction(
+                title=CODE_ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite, command=command
+            )
+        ]
 
     @server.command(INSERT)
     @guarded
@@ -628,22 +449,27 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     @server.feature(RECOGNIZE)
     @guarded
     async def recognize(ls: TexpasteServer, params: Any) -> dict[str, Any]:
-        a = _plain(params)
+        a = plain_json(params)
         if not isinstance(a, dict):
             raise RequestError(f"{RECOGNIZE} takes an object {{imageBase64 | imagePath, ...}}.")
-        mode = _mode(a, ls.settings.mode)
+        mode = parse_mode(a, ls.settings.mode)
         candidates = a.get("candidates")
         if candidates is not None:
             check_decode_options(candidates=candidates)
-        uri = _optional_str(a, "uri")
-        position = _position(a["position"]) if uri and a.get("position") is not None else None
+        uri = optional_str(a, "uri")
+        position = parse_position(a["position"]) if uri and a.get("position") is not None else None
         result = await ls.recognize({**image_source(a), "candidates": candidates})
         doc = _open_document(ls, uri) if uri else None
-        context = _Context(doc, position, position) if position is not None else None
-        language = _optional_str(a, "languageId") or (_language_of(uri, doc) if uri else "plaintext")
+        context = DocumentContext(doc, position, position) if position is not None else None
+        language = optional_str(a, "languageId") or (language_of(uri, doc) if uri else "plaintext")
         text, cands = _wrapped(ls, result, language, mode, context)
-        return {"latex": result["latex"], "text": text, "candidates": cands, "model": result.get("model"),
-                "timings": result.get("timings", {})}  # fmt: skip
+        return {
+            "latex": result["latex"],
+            "text": text,
+            "candidates": cands,
+            "model": result.get("model"),
+            "timings": result.get("timings", {}),
+        }
 
     @server.feature(STATUS)
     @guarded
@@ -721,7 +547,9 @@ class _FramedInput:
 def run_server(args: argparse.Namespace) -> int:
     """Serve LSP on stdio until the editor exits."""
     rpc_in, rpc_out = claim_stdio()
-    handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = (
+        logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler(sys.stderr)
+    )
     handler.setFormatter(logging.Formatter("%(asctime)s texpaste serve %(levelname)s %(name)s: %(message)s"))
     logging.getLogger().handlers[:] = [handler]
     logging.getLogger().setLevel(logging.DEBUG if args.verbose else logging.INFO)

@@ -11,8 +11,8 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from .daemon_client import DaemonClient, ProgressCallback
-from .errors import TexpasteError
+from texpaste.errors import TexpasteError
+from texpaste.service.client import DaemonClient, ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ class Backend(Protocol):
     def start(self) -> None:
         """Begin warming up (start/connect the daemon, or load the model) without waiting."""
 
-    async def recognize(self, params: dict[str, Any], progress: ProgressCallback | None) -> dict[str, Any]: ...
+    async def recognize(
+        self, params: dict[str, Any], progress: ProgressCallback | None
+    ) -> dict[str, Any]: ...
 
     async def status(self, model: str | None, device: str | None) -> dict[str, Any]:
         """The state of ``model`` on ``device`` (None: the default) for this client."""
@@ -57,8 +59,12 @@ class DaemonBackend:
         starting = self._warmup is not None and not self._warmup.done()
         st = await self.client.status(model, device)
         if st is None:
-            out: dict[str, Any] = {"state": "loading" if starting else ("error" if self.error else "idle"),
-                                   "model": None, "device": None, "daemon": None}  # fmt: skip
+            out: dict[str, Any] = {
+                "state": "loading" if starting else ("error" if self.error else "idle"),
+                "model": None,
+                "device": None,
+                "daemon": None,
+            }
             if self.error:
                 out["error"] = self.error
             return out
@@ -73,20 +79,20 @@ class InProcessBackend:
     name = "in-process"
 
     def __init__(self, model: str | None, device: str | None, threads: int | None) -> None:
-        from .pool import ModelPool
-        from .store import choose
+        from texpaste.engine.store import choose
+        from texpaste.service.pool import ModelPool
 
         self.pool = ModelPool(choose(model).model, device, threads)  # the key requests will name
         self.batcher = None
 
     def start(self) -> None:
-        from .batching import Batcher
+        from texpaste.service.batching import Batcher
 
         self.pool.preload()
         self.batcher = Batcher(self.pool)
 
     async def recognize(self, params: dict[str, Any], progress: ProgressCallback | None) -> dict[str, Any]:
-        from .batching import recognize_async
+        from texpaste.service.batching import recognize_async
 
         if self.batcher is None:
             self.start()

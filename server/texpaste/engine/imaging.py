@@ -3,7 +3,7 @@
 Pillow and numpy only (no torch): the optional width-predicting resizer is passed in as a
 callable. Every function reproduces pix2tex 0.1.4 (``utils.pad``, ``cli.minmax_size``, the
 ``LatexOCR.__call__`` resize loop, ``test_transform``) pixel for pixel; where pix2tex would crash
-or produce NaN, these raise ``ImageError`` / ``NoFormulaError`` instead (pix2tex.md §2).
+or produce NaN, these raise ``ImageError`` / ``NoFormulaError`` instead (docs/compatibility.md §2).
 Decoding adds what pix2tex leaves to the caller: size limits, EXIF orientation, 16-bit scaling.
 """
 
@@ -19,14 +19,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError, NoFormulaError
-from .glyphs import rescale_to_glyph_height
-from .limits import MAX_IMAGE_BYTES, MAX_PIXELS, MAX_PIXELS_DEEP
+from texpaste.engine.glyphs import rescale_to_glyph_height
+from texpaste.errors import ImageError, NoFormulaError
+from texpaste.limits import MAX_IMAGE_BYTES, MAX_PIXELS, MAX_PIXELS_DEEP
 
 MAX_BYTES = MAX_IMAGE_BYTES
 # The formats texpaste documents. Pillow would also open EPS/PS/PDF (by running Ghostscript, which
 # writes files and can loop forever), and dozens of rarely used parsers; none of them runs here.
-FORMATS = ("PNG", "JPEG", "BMP", "DIB", "GIF", "TIFF", "WEBP")  # DIB: a BMP without its file header (clipboards)
+FORMATS = (
+    "PNG",
+    "JPEG",
+    "BMP",
+    "DIB",
+    "GIF",
+    "TIFF",
+    "WEBP",
+)  # DIB: a BMP without its file header (clipboards)
 _DEEP_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 
 MEAN, STD = 0.7931, 0.1738  # pix2tex's test_transform, on 0..1 gray values
@@ -107,9 +115,13 @@ def read_image_file(source: str | Path) -> bytes:
         if stat.S_ISDIR(info.st_mode):  # opening a directory read-only succeeds
             raise ImageError(f"{path} is a directory, not an image file.")
         if not stat.S_ISREG(info.st_mode):
-            raise ImageError(f"{path} is not a regular file (a pipe, socket or device cannot be an image file).")
+            raise ImageError(
+                f"{path} is not a regular file (a pipe, socket or device cannot be an image file)."
+            )
         if info.st_size > MAX_BYTES:
-            raise ImageError(f"The image file {path} is too large ({info.st_size:,} bytes; the limit is {MAX_BYTES:,}).")
+            raise ImageError(
+                f"The image file {path} is too large ({info.st_size:,} bytes; the limit is {MAX_BYTES:,})."
+            )
         try:
             data = fh.read(MAX_BYTES + 1)
         except OSError as exc:
@@ -272,7 +284,7 @@ def prepare(
 
     ``pad`` runs twice, as in pix2tex: the second pass re-stretches and re-crops the downscaled image.
     With ``glyph_height`` (px), the cropped image is first rescaled so its glyphs are that tall
-    (:mod:`texpaste.glyphs`): the size the model was trained on, whatever the screen's zoom or DPI.
+    (:mod:`texpaste.engine.glyphs`): the size the model was trained on, whatever the screen's zoom or DPI.
     Without it the pixels are pix2tex's exactly.
     """
     cropped = pad(img)

@@ -1,12 +1,12 @@
-"""Formula-recognition metrics with pix2tex ``eval.py`` semantics (metrics.md §2), plus exact match.
+"""Formula-recognition metrics with pix2tex ``eval.py`` semantics (docs/compatibility.md §4), plus exact match.
 
 - BLEU: torchtext's ``bleu_score`` over pix2tex's BPE pieces, computed per batch and averaged
   over batches (:func:`bleu_score`, :func:`bpe_pieces`).
-- Normalised edit distance: character Levenshtein after :func:`texpaste.latex.post_process`,
+- Normalised edit distance: character Levenshtein after :func:`texpaste.engine.postprocess.post_process`,
   divided by the processed truth's length, averaged over samples (:func:`normed_edit_distance`).
 - Token accuracy: position-wise id equality over the positions where either side is not PAD,
   per batch, averaged over batches (:func:`token_accuracy`).
-- Exact match (not in pix2tex): equality after :func:`texpaste.latex.normalize_for_match`.
+- Exact match (not in pix2tex): equality after :func:`texpaste.training.labels.normalize_for_match`.
 
 No torch and no Levenshtein package: edit distance is a bit-parallel DP on Python integers.
 """
@@ -20,7 +20,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .latex import normalize_for_match, normalize_latex, post_process
+from texpaste.assets import PIX2TEX_TOKENIZER
+from texpaste.engine.postprocess import post_process
+from texpaste.training.labels import normalize_for_match, normalize_latex
 
 __all__ = [
     "PAD",
@@ -40,7 +42,7 @@ __all__ = [
 
 PAD, BOS, EOS = 0, 1, 2
 _SPECIAL_PIECES = ("[BOS]", "[EOS]", "[PAD]")
-_TOKENIZER_JSON = Path(__file__).parent / "assets" / "pix2tex" / "tokenizer.json"
+_TOKENIZER_JSON = PIX2TEX_TOKENIZER
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ def bpe_pieces_of_text(latex: str, tokenizer: Any = None, *, normalize: bool = F
 
     Lets any model's text be scored like pix2tex's ids. pix2tex's labels are space-separated
     tokens (``\\frac { 1 } { 2 }``); with ``normalize=True`` the text is first passed through
-    :func:`texpaste.latex.normalize_latex` to get that form. Characters outside the vocabulary
+    :func:`texpaste.training.labels.normalize_latex` to get that form. Characters outside the vocabulary
     (notably ``%``) are silently dropped by the tokenizer.
     """
     tok = _resolve(tokenizer)
@@ -256,7 +258,7 @@ def token_accuracy(
 
 
 def exact_match(pred: str, truth: str) -> bool:
-    """True when both have the same :func:`texpaste.latex.normalize_for_match` form."""
+    """True when both have the same :func:`texpaste.training.labels.normalize_for_match` form."""
     return normalize_for_match(pred) == normalize_for_match(truth)
 
 
@@ -281,7 +283,7 @@ class EvalAccumulator:
 
     ``tokenizer``: pix2tex's by default (see :func:`bpe_pieces`). ``normalize_text``: when BLEU
     pieces must be made from text (no ids given), first put it in the space-separated label form
-    with :func:`texpaste.latex.normalize_latex`.
+    with :func:`texpaste.training.labels.normalize_latex`.
     """
 
     def __init__(self, tokenizer: Any = None, *, normalize_text: bool = False):

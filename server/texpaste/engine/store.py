@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
 
-from .errors import DownloadError, ModelError
+from texpaste.assets import BUNDLED_MODEL_DIR, PIX2TEX_CONFIG, PIX2TEX_TOKENIZER
+from texpaste.errors import DownloadError, ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ REQUIRED_FILES = ("config.yaml", "weights.pth", "tokenizer.json")
 OPTIONAL_FILES = ("image_resizer.pth",)
 STAMP_NAME = ".verified"
 
-ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 OFFICIAL_RELEASE_BASE = "https://github.com/lukas-blecher/LaTeX-OCR/releases/download/v0.0.1"
 _OFFICIAL_RAW_BASE = (
     "https://raw.githubusercontent.com/lukas-blecher/LaTeX-OCR/f0269de46ed87c6dde917a3b8b95d9e3ced7cd5f"
@@ -113,21 +113,21 @@ REGISTRY: dict[str, ModelSpec] = {
                 f"{_OFFICIAL_RAW_BASE}/pix2tex/model/dataset/tokenizer.json",
                 "1dc27b18d6a518d0d5ff3f4bb7bd98521fe80ad39e5b2a246d4109f1bb9d5019",
                 size_hint=24_174,
-                local_copy=ASSETS_DIR / "pix2tex" / "tokenizer.json",
+                local_copy=PIX2TEX_TOKENIZER,
             ),
             RemoteFile(
                 "config.yaml",
                 f"{_OFFICIAL_RAW_BASE}/pix2tex/model/settings/config.yaml",
                 "8957d585b6828984078af2f58db4198a4fec425a8ef8f1031e5570a165419bb3",
                 size_hint=862,
-                local_copy=ASSETS_DIR / "pix2tex" / "config.yaml",
+                local_copy=PIX2TEX_CONFIG,
             ),
         ),
     ),
     "texpaste-small": ModelSpec(
         name="texpaste-small",
         description="A small model bundled with texpaste: works offline, less accurate than pix2tex.",
-        bundled_dir=ASSETS_DIR / "texpaste-small",
+        bundled_dir=BUNDLED_MODEL_DIR,
     ),
 }
 DEFAULT_MODEL = "pix2tex"
@@ -331,12 +331,10 @@ def _fallback_notice() -> str:
 def _resolve_default() -> ResolvedModel:
     preferred = REGISTRY.get(DEFAULT_MODEL)
     if preferred is not None and _default_is_cached():
-            try:
-                return ResolvedModel(
-                    preferred.name, _ensure(preferred, download=False, progress=None), "cache"
-                )
-            except ModelError as exc:  # corrupt or unreadable cache: already logged; fall back below
-                logger.warning("Not using the cached %s model: %s", preferred.name, exc)
+        try:
+            return ResolvedModel(preferred.name, _ensure(preferred, download=False, progress=None), "cache")
+        except ModelError as exc:  # corrupt or unreadable cache: already logged; fall back below
+            logger.warning("Not using the cached %s model: %s", preferred.name, exc)
     fallback = _spec(FALLBACK_MODEL)
     notice = _fallback_notice()
     try:
@@ -428,8 +426,13 @@ def _read_stamp(directory: Path) -> dict[str, dict[str, object]]:
 def _stamp_entry(path: Path, digest: str) -> dict[str, object]:
     st = path.stat()
     # ctime cannot be set back by a user: a write followed by restoring size and mtime still shows
-    return {"sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
-            "inode": st.st_ino}  # fmt: skip
+    return {
+        "sha256": digest,
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "inode": st.st_ino,
+    }
 
 
 def _stamp_matches(stamp: dict[str, dict[str, object]], directory: Path, remote: RemoteFile) -> bool:
@@ -442,8 +445,11 @@ def _stamp_matches(stamp: dict[str, dict[str, object]], directory: Path, remote:
     except OSError:
         return False
     return (entry.get("size"), entry.get("mtime_ns"), entry.get("ctime_ns"), entry.get("inode")) == (
-        st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino,
-    )  # fmt: skip
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+    )
 
 
 def _write_stamp(directory: Path, stamp: dict[str, dict[str, object]]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import DaemonError
+from texpaste.errors import DaemonError
 
 # Unix socket paths longer than this (sun_path is 104-108 bytes) cannot be bound.
 _MAX_SOCKET_PATH = 100
@@ -51,7 +51,9 @@ def peer_uid(sock: socket.socket) -> int | None:
     """The uid of the process at the other end of a Unix socket (SO_PEERCRED on Linux,
     LOCAL_PEERCRED on BSD and macOS), or None where the platform cannot tell."""
     if hasattr(socket, "SO_PEERCRED"):
-        return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+        return struct.unpack(
+            "3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        )[1]
     if hasattr(socket, "LOCAL_PEERCRED"):  # struct xucred: version, uid, ...
         return struct.unpack_from("Ii", sock.getsockopt(0, socket.LOCAL_PEERCRED, 76))[1]
     return None

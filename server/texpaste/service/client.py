@@ -24,10 +24,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import __version__, wire
-from .errors import DaemonError, DaemonStopping, TexpasteError, from_wire
-from .limits import REQUEST_IDLE_TIMEOUT
-from .runtime import RuntimeFiles, lock_is_held, peer_uid, runtime_files, use_unix_socket
+from texpaste import __version__
+from texpaste.errors import DaemonError, DaemonStopping, TexpasteError, from_wire
+from texpaste.limits import REQUEST_IDLE_TIMEOUT
+from texpaste.service import wire
+from texpaste.service.runtime import RuntimeFiles, lock_is_held, peer_uid, runtime_files, use_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,9 @@ def check_peer_is_us(sock: socket.socket) -> None:
     LOCAL_PEERCRED on BSD and macOS) before anything, an image above all, is sent to it."""
     uid = peer_uid(sock)
     if uid is not None and uid != os.getuid():
-        raise DaemonError(f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it.")
+        raise DaemonError(
+            f"The texpaste daemon socket is served by another user (uid {uid}); refusing to use it."
+        )
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -112,7 +115,9 @@ class DaemonConnection:
             else:
                 info = json.loads(files.tcp_info.read_text())
                 token = str(info["token"])
-                reader, writer = await asyncio.open_connection("127.0.0.1", int(info["port"]), limit=wire.MAX_LINE)
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", int(info["port"]), limit=wire.MAX_LINE
+                )
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise DaemonUnavailable(f"No texpaste daemon is running ({exc.__class__.__name__}).") from exc
         if use_unix_socket():
@@ -146,8 +151,12 @@ class DaemonConnection:
             raise DaemonError("The texpaste daemon answered hello out of protocol.")
         if token is not None:
             proof = hello.get("proof")
-            if not isinstance(proof, str) or not hmac.compare_digest(proof, wire.proof(token, "daemon", nonce)):
-                raise DaemonError("The process on the texpaste daemon's port does not know its token; refusing to use it.")
+            if not isinstance(proof, str) or not hmac.compare_digest(
+                proof, wire.proof(token, "daemon", nonce)
+            ):
+                raise DaemonError(
+                    "The process on the texpaste daemon's port does not know its token; refusing to use it."
+                )
             await self.call("auth", {"proof": wire.proof(token, "client", str(hello.get("nonce")))})
         return hello
 
@@ -159,8 +168,13 @@ class DaemonConnection:
     def closed(self) -> bool:
         return self._reader_task.done()
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   progress: ProgressCallback | None = None, idle_timeout: float = REQUEST_IDLE_TIMEOUT) -> Any:  # fmt: skip
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        idle_timeout: float = REQUEST_IDLE_TIMEOUT,
+    ) -> Any:
         """Send a request and wait for its result; cancelling the caller cancels it in the daemon.
 
         ``idle_timeout``: give up (and cancel it there) when the daemon has sent neither the result nor
@@ -178,10 +192,14 @@ class DaemonConnection:
         try:
             await self._write({"id": msg_id, "method": method, "params": params or {}})
             while not future.done():
-                await asyncio.wait({future}, timeout=max(self._heard[msg_id] + idle_timeout - loop.time(), 0.01))
+                await asyncio.wait(
+                    {future}, timeout=max(self._heard[msg_id] + idle_timeout - loop.time(), 0.01)
+                )
                 if not future.done() and loop.time() - self._heard[msg_id] >= idle_timeout:
                     await self._cancel_remote(method, msg_id)
-                    raise DaemonError(f"The texpaste daemon did not answer for {idle_timeout:.0f} s; gave the request up.")
+                    raise DaemonError(
+                        f"The texpaste daemon did not answer for {idle_timeout:.0f} s; gave the request up."
+                    )
             return future.result()
         except asyncio.CancelledError:
             await self._cancel_remote(method, msg_id)
@@ -240,12 +258,16 @@ class DaemonConnection:
                 if future.done():
                     continue
                 if msg_id in self._started:  # it died working on this: maybe this very image killed it
-                    future.set_exception(DaemonLost(
-                        "The texpaste daemon stopped while working on this request (killed, or out of memory); "
-                        "it is not tried again with the same image."
-                    ))  # fmt: skip
+                    future.set_exception(
+                        DaemonLost(
+                            "The texpaste daemon stopped while working on this request (killed, or out of memory); "
+                            "it is not tried again with the same image."
+                        )
+                    )
                 else:
-                    future.set_exception(DaemonUnavailable("The texpaste daemon went away before starting the request."))
+                    future.set_exception(
+                        DaemonUnavailable("The texpaste daemon went away before starting the request.")
+                    )
 
     def close(self) -> None:
         self._reader_task.cancel()
@@ -256,8 +278,12 @@ class DaemonConnection:
 def start_daemon(args: list[str], files: RuntimeFiles) -> None:
     """Launch ``texpaste daemon run --detach`` (it forks into the background and returns at once)."""
     cmd = [sys.executable, "-m", "texpaste", "daemon", "run", "--detach", *args]
-    kwargs: dict[str, Any] = {"stdin": subprocess.DEVNULL, "stdout": subprocess.DEVNULL,
-                              "stderr": subprocess.DEVNULL, "close_fds": True}  # fmt: skip
+    kwargs: dict[str, Any] = {
+        "stdin": subprocess.DEVNULL,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "close_fds": True,
+    }
     if os.name == "nt":
         kwargs["creationflags"] = subprocess.DETACHED_PROCESS | subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
         subprocess.Popen(cmd, **kwargs)  # noqa: S603
@@ -282,8 +308,12 @@ def last_log_error(files: RuntimeFiles) -> str | None:
 class DaemonClient:
     """The thin server's handle on the daemon: lazy connect, start on demand, one retry on loss."""
 
-    def __init__(self, daemon_args: list[str] | None = None, files: RuntimeFiles | None = None,
-                 start_timeout: float = START_TIMEOUT) -> None:  # fmt: skip
+    def __init__(
+        self,
+        daemon_args: list[str] | None = None,
+        files: RuntimeFiles | None = None,
+        start_timeout: float = START_TIMEOUT,
+    ) -> None:
         self.daemon_args = daemon_args or []
         self._files = files
         self.start_timeout = start_timeout
@@ -296,7 +326,9 @@ class DaemonClient:
             self._files = runtime_files()
         return self._files
 
-    async def connection(self, start: bool = True, progress: ProgressCallback | None = None) -> DaemonConnection:
+    async def connection(
+        self, start: bool = True, progress: ProgressCallback | None = None
+    ) -> DaemonConnection:
         if self._conn is not None and not self._conn.closed:
             return self._conn
         if self._connecting is None:
@@ -325,7 +357,9 @@ class DaemonClient:
     async def _retire(self, conn: DaemonConnection) -> None:
         """Ask an older daemon to shut down and wait until it has let go of its lock (it first answers
         its own jobs with ``daemon-stopping``, so their clients ask again instead of losing a paste)."""
-        log.warning("the running texpaste daemon is version %s, this is %s: replacing it", conn.version, __version__)
+        log.warning(
+            "the running texpaste daemon is version %s, this is %s: replacing it", conn.version, __version__
+        )
         with contextlib.suppress(TexpasteError):
             await conn.call("shutdown", idle_timeout=HELLO_TIMEOUT)
         conn.close()
@@ -346,7 +380,9 @@ class DaemonClient:
         deadline = time.monotonic() + self.start_timeout
         delay, last_start = 0.05, -1e9
         while True:
-            if time.monotonic() - last_start > RESTART_INTERVAL and not await asyncio.to_thread(lock_is_held, self.files.lock):
+            if time.monotonic() - last_start > RESTART_INTERVAL and not await asyncio.to_thread(
+                lock_is_held, self.files.lock
+            ):
                 await asyncio.to_thread(start_daemon, self.daemon_args, self.files)
                 last_start = time.monotonic()
             try:
@@ -361,8 +397,13 @@ class DaemonClient:
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
-    async def call(self, method: str, params: dict[str, Any] | None = None,
-                   progress: ProgressCallback | None = None, start: bool = True) -> Any:  # fmt: skip
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        progress: ProgressCallback | None = None,
+        start: bool = True,
+    ) -> Any:
         """A request to the daemon. If the daemon was gone before it began the request, or said it is
         stopping, a fresh one is started and asked once more; if it died while working on it (see
         :class:`DaemonLost`) the error is reported instead, so one bad image cannot kill daemon after daemon."""

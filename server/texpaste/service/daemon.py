@@ -4,7 +4,7 @@ Exactly one daemon runs per runtime directory: it holds an exclusive ``flock`` o
 for its whole life, so when two editors start one at the same moment the second simply exits and
 both connect to the first. It listens on an owner-only Unix socket (or, without Unix sockets, on
 loopback TCP behind a random token written to an owner-only file), starts loading the default model
-at once, batches concurrent requests (:mod:`texpaste.batching`), and exits after ``idle_timeout``
+at once, batches concurrent requests (:mod:`texpaste.service.batching`), and exits after ``idle_timeout``
 seconds without a recognition so no model process lingers (editors reconnect and restart it). Logs go to ``daemon.log`` and stderr.
 """
 
@@ -25,12 +25,13 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
-from . import __version__, wire
-from .batching import Batcher, recognize_async
-from .errors import Busy, Cancelled, DaemonError, DaemonStopping, RequestError, TexpasteError, to_wire
-from .limits import HELLO_LINE_LIMIT, MAX_CONNECTION_JOBS, MAX_CONNECTIONS, MAX_JOBS
-from .pool import ModelPool
-from .runtime import RuntimeFiles, acquire_lock, peer_uid, use_unix_socket
+from texpaste import __version__
+from texpaste.errors import Busy, Cancelled, DaemonError, DaemonStopping, RequestError, TexpasteError, to_wire
+from texpaste.limits import HELLO_LINE_LIMIT, MAX_CONNECTION_JOBS, MAX_CONNECTIONS, MAX_JOBS
+from texpaste.service import wire
+from texpaste.service.batching import Batcher, recognize_async
+from texpaste.service.pool import ModelPool
+from texpaste.service.runtime import RuntimeFiles, acquire_lock, peer_uid, use_unix_socket
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +60,14 @@ def _inode(path: Path) -> int | None:
 
 
 class Daemon:
-    def __init__(self, files: RuntimeFiles, pool: ModelPool, *, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                 batch_window: float = 0.015) -> None:  # fmt: skip
+    def __init__(
+        self,
+        files: RuntimeFiles,
+        pool: ModelPool,
+        *,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        batch_window: float = 0.015,
+    ) -> None:
         self.files, self.pool, self.idle_timeout, self.batch_window = files, pool, idle_timeout, batch_window
         self.started = time.monotonic()
         self.last_activity = self.started
@@ -110,8 +117,12 @@ class Daemon:
                 loop.add_signal_handler(sig, self._stop.set)
         self.batcher = Batcher(self.pool, window=self.batch_window)
         self._server = await self._listen()
-        log.info("texpaste daemon %s (pid %d) listening; idle timeout %s s", __version__, os.getpid(),
-                 self.idle_timeout or "none")  # fmt: skip
+        log.info(
+            "texpaste daemon %s (pid %d) listening; idle timeout %s s",
+            __version__,
+            os.getpid(),
+            self.idle_timeout or "none",
+        )
         self.pool.preload()
         watchdogs = [asyncio.create_task(self._watch_idle()), asyncio.create_task(self._watch_endpoint())]
         try:
@@ -137,7 +148,9 @@ class Daemon:
                 path.unlink()  # stale: we hold the lock, so no live daemon owns it
             old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
             try:
-                server = await asyncio.start_unix_server(self._serve_client, path=str(path), limit=wire.MAX_LINE)
+                server = await asyncio.start_unix_server(
+                    self._serve_client, path=str(path), limit=wire.MAX_LINE
+                )
             finally:
                 os.umask(old)
             path.chmod(0o600)
@@ -212,7 +225,9 @@ class Daemon:
                 try:
                     line = await reader.readline()
                 except (ValueError, asyncio.LimitOverrunError):
-                    await self._send(writer, {"id": None, "error": to_wire(RequestError("Message too large."))})
+                    await self._send(
+                        writer, {"id": None, "error": to_wire(RequestError("Message too large."))}
+                    )
                     break
                 except ConnectionError:
                     break
@@ -259,7 +274,9 @@ class Daemon:
         if self.stopping:
             return DaemonStopping("The texpaste daemon is stopping; ask a new one.")
         if len(jobs) >= MAX_CONNECTION_JOBS:
-            return Busy(f"Too many recognitions are waiting on this connection ({MAX_CONNECTION_JOBS}); try again shortly.")
+            return Busy(
+                f"Too many recognitions are waiting on this connection ({MAX_CONNECTION_JOBS}); try again shortly."
+            )
         if len(self._jobs) >= MAX_JOBS:
             return Busy(f"The texpaste daemon is busy ({MAX_JOBS} recognitions waiting); try again shortly.")
         return None
@@ -275,14 +292,25 @@ class Daemon:
             if not isinstance(nonce, str) or not 16 <= len(nonce) <= 128:
                 raise RequestError("hello needs a nonce")
             ours = secrets.token_hex(16)
-            await self._reply(writer, hello, {**self._hello(), "proof": wire.proof(self.token or "", "daemon", nonce),
-                                              "nonce": ours})  # fmt: skip
+            await self._reply(
+                writer,
+                hello,
+                {**self._hello(), "proof": wire.proof(self.token or "", "daemon", nonce), "nonce": ours},
+            )
             auth = wire.decode(await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT))
             proof = (auth.get("params") or {}).get("proof") if auth.get("method") == "auth" else None
-            if not isinstance(proof, str) or not hmac.compare_digest(proof, wire.proof(self.token or "", "client", ours)):
+            if not isinstance(proof, str) or not hmac.compare_digest(
+                proof, wire.proof(self.token or "", "client", ours)
+            ):
                 raise RequestError("wrong proof")
-        except (RequestError, ValueError, asyncio.LimitOverrunError, ConnectionError, TimeoutError,
-                asyncio.TimeoutError) as exc:  # fmt: skip
+        except (
+            RequestError,
+            ValueError,
+            asyncio.LimitOverrunError,
+            ConnectionError,
+            TimeoutError,
+            asyncio.TimeoutError,
+        ) as exc:
             log.warning("rejected a TCP connection that did not prove the token (%s)", exc)
             return False
         reader._limit = wire.MAX_LINE  # type: ignore[attr-defined]  # proven: full-size frames from now on
@@ -307,7 +335,9 @@ class Daemon:
             params = message.get("params") if isinstance(message.get("params"), dict) else {}
             model, device = params.get("model"), params.get("device")
             if not all(v is None or isinstance(v, str) for v in (model, device)):
-                await self._reply(writer, message, error=RequestError("status: model and device must be strings."))
+                await self._reply(
+                    writer, message, error=RequestError("status: model and device must be strings.")
+                )
                 return
             await self._reply(writer, message, self.status(model, device))
         elif method == "shutdown":
@@ -325,28 +355,42 @@ class Daemon:
         self._touch()
 
         async def progress(text: str, pct: float | None) -> None:
-            await self._send(writer, {"method": "progress", "params": {"id": msg_id, "message": text, "percentage": pct}})
+            await self._send(
+                writer, {"method": "progress", "params": {"id": msg_id, "message": text, "percentage": pct}}
+            )
 
         try:
-            result = await recognize_async(self.batcher, params, lambda t, p: asyncio.ensure_future(progress(t, p)))
+            result = await recognize_async(
+                self.batcher, params, lambda t, p: asyncio.ensure_future(progress(t, p))
+            )
             await self._reply(writer, {"id": msg_id}, result)
         except asyncio.CancelledError:
             # stopping: a retryable error, so the paste is asked of a fresh daemon instead of vanishing
-            error = DaemonStopping("The texpaste daemon stopped before finishing; ask a new one.") if self.stopping \
+            error = (
+                DaemonStopping("The texpaste daemon stopped before finishing; ask a new one.")
+                if self.stopping
                 else Cancelled("Recognition was cancelled.")
+            )
             with contextlib.suppress(Exception):
                 await self._reply(writer, {"id": msg_id}, error=error)
         except TexpasteError as exc:
             await self._reply(writer, {"id": msg_id}, error=exc)
         except Exception as exc:  # a bug: report it, keep serving
             log.exception("recognize crashed")
-            await self._reply(writer, {"id": msg_id}, error=TexpasteError(f"Recognition failed unexpectedly: {exc}."))
+            await self._reply(
+                writer, {"id": msg_id}, error=TexpasteError(f"Recognition failed unexpectedly: {exc}.")
+            )
         finally:
             self.in_flight -= 1
             self._touch()
 
-    async def _reply(self, writer: asyncio.StreamWriter, request: dict[str, Any], result: Any = None,
-                     error: TexpasteError | None = None) -> None:  # fmt: skip
+    async def _reply(
+        self,
+        writer: asyncio.StreamWriter,
+        request: dict[str, Any],
+        result: Any = None,
+        error: TexpasteError | None = None,
+    ) -> None:
         out: dict[str, Any] = {"id": request.get("id")}
         if error is not None:
             out["error"] = to_wire(error)
@@ -375,4 +419,3 @@ class Daemon:
             "idleTimeout": self.idle_timeout,
             "stats": dict(self.batcher.stats),
         }
-

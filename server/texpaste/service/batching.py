@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import wire
-from .errors import Cancelled, RequestError, TexpasteError
-from .imaging import read_image_file
-from .limits import check_decode_options
-from .pool import ModelPool, ProgressListener
-from .store import is_explicit
+from texpaste.engine.imaging import read_image_file
+from texpaste.engine.store import is_explicit
+from texpaste.errors import Cancelled, RequestError, TexpasteError
+from texpaste.limits import check_decode_options
+from texpaste.service import wire
+from texpaste.service.pool import ModelPool, ProgressListener
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,9 @@ class DecodeOptions:
             if kind is float and isinstance(value, int) and not isinstance(value, bool):
                 value = float(value)
             if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-                raise RequestError(f"{name} must be a {'number' if kind is float else kind.__name__} (got {value!r}).")
+                raise RequestError(
+                    f"{name} must be a {'number' if kind is float else kind.__name__} (got {value!r})."
+                )
             return value
 
         candidates = opt("candidates", int, 1)
@@ -63,8 +65,14 @@ class DecodeOptions:
                 "recognize needs model: a registered name or an absolute model directory, chosen by the requester"
                 + (f" (got {model!r})." if model is not None else ".")
             )
-        return cls(model=model, device=device, candidates=candidates,
-                   temperature=temperature, resize=opt("resize", bool, True), seed=seed)  # fmt: skip
+        return cls(
+            model=model,
+            device=device,
+            candidates=candidates,
+            temperature=temperature,
+            resize=opt("resize", bool, True),
+            seed=seed,
+        )
 
     @property
     def batchable(self) -> bool:
@@ -96,7 +104,9 @@ class Batcher:
         self.busy = 0  # jobs submitted and not yet finished
         self._busy_lock = threading.Lock()  # submit() runs on the event loop, completion on the engine thread
 
-    def submit(self, image: bytes | Path, options: DecodeOptions, progress: ProgressListener | None = None) -> Job:
+    def submit(
+        self, image: bytes | Path, options: DecodeOptions, progress: ProgressListener | None = None
+    ) -> Job:
         job = Job(image, options, progress)
         self._count(+1)
         job.future.add_done_callback(lambda _: self._count(-1))
@@ -164,8 +174,9 @@ class Batcher:
 
         rec = self.pool.loaded(opts.model, opts.device)
         if rec is None:  # load on a thread of its own: recognitions on loaded models go on meanwhile
-            threading.Thread(target=self._load_then_requeue, args=(batch, relay), name="texpaste-load",
-                             daemon=True).start()  # fmt: skip
+            threading.Thread(
+                target=self._load_then_requeue, args=(batch, relay), name="texpaste-load", daemon=True
+            ).start()
             return
         batch = [j for j in batch if not j.future.done()]
         if not batch:
@@ -176,11 +187,15 @@ class Batcher:
         self.stats["jobs"] += len(batch)
         self.stats["batches"] += 1
         self.stats["largestBatch"] = max(self.stats["largestBatch"], len(batch))
-        results = rec.recognize_many([j.image for j in batch], candidates=opts.candidates,
-                                     temperature=opts.temperature, resize=opts.resize, seed=opts.seed)  # fmt: skip
+        results = rec.recognize_many(
+            [j.image for j in batch],
+            candidates=opts.candidates,
+            temperature=opts.temperature,
+            resize=opts.resize,
+            seed=opts.seed,
+        )
         for job, result in zip(batch, results):
             _settle(job, result if isinstance(result, TexpasteError) else _payload(result, rec, len(batch)))
-
 
     def _load_then_requeue(self, batch: list[Job], relay: ProgressListener) -> None:
         """Load the batch's model (the pool lets one load run at a time), then queue its jobs again."""
@@ -217,7 +232,9 @@ def _settle(job: Job, outcome: Any) -> None:
         pass
 
 
-async def recognize_async(batcher: Batcher, params: Any, progress: ProgressListener | None = None) -> dict[str, Any]:
+async def recognize_async(
+    batcher: Batcher, params: Any, progress: ProgressListener | None = None
+) -> dict[str, Any]:
     """Validate a ``recognize`` request, run it on ``batcher`` and await the result on this event loop.
 
     ``progress`` is called on the event loop's thread. Cancelling the awaiting task cancels the job.

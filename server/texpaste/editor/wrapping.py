@@ -1,10 +1,10 @@
 """Wrap recognised LaTeX in the math delimiters a document language expects.
 
 Every function here is pure (strings in, strings out) so that the LSP server and the CLI share one
-tested implementation and every editor gets the same text (editors.md §6). The pipeline of
+tested implementation and every editor gets the same text (README, "Wrapping"). The pipeline of
 :func:`wrap_for_insert`:
 
-1. strip the delimiters the model may have emitted (:func:`texpaste.latex.strip_delimiters`);
+1. strip the delimiters the model may have emitted (:func:`texpaste.engine.postprocess.strip_delimiters`);
 2. map the editor's ``languageId`` to a family (:func:`language_family`): ``markdown``, ``tex`` or
    ``other``;
 3. insert bare LaTeX when the cursor is already inside math (:func:`inside_math`) or the mode is ``raw``;
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from .latex import strip_delimiters
+from texpaste.engine.postprocess import strip_delimiters
 
 __all__ = [
     "MODES",
@@ -257,10 +257,24 @@ def choose_mode(mode: str, latex: str, line_text: str | None) -> ChosenMode:
 
 _MATH_ENVS = frozenset(
     {
-        "equation", "equation*", "align", "align*", "alignat", "alignat*", "flalign", "flalign*",
-        "gather", "gather*", "multline", "multline*", "eqnarray", "eqnarray*", "displaymath", "math",
+        "equation",
+        "equation*",
+        "align",
+        "align*",
+        "alignat",
+        "alignat*",
+        "flalign",
+        "flalign*",
+        "gather",
+        "gather*",
+        "multline",
+        "multline*",
+        "eqnarray",
+        "eqnarray*",
+        "displaymath",
+        "math",
     }
-)  # fmt: skip
+)
 _MATH_FENCE_INFO = frozenset({"math", "latex", "tex", "katex"})
 _FENCE_OPEN = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})[ \t]*([^\s`{]*)")
 _BEGIN_END = re.compile(r"\\(begin|end)[ \t]*\{[ \t]*([A-Za-z]+\*?)[ \t]*\}")
@@ -553,9 +567,13 @@ def wrap_for_insert(
 
 
 def wrap(
-    latex: str, mode: str = "inline", language: str = "markdown", *, other: OtherStyle = "markdown",
+    latex: str,
+    mode: str = "inline",
+    language: str = "markdown",
+    *,
+    other: OtherStyle = "markdown",
     options: WrapOptions | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """Context-free wrapping for the CLI: ``mode`` is inline / display / raw / auto (``auto`` means
     display for multi-line LaTeX, there being no cursor line).
 

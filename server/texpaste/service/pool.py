@@ -16,10 +16,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import TexpasteError
+from texpaste.errors import TexpasteError
 
 if TYPE_CHECKING:
-    from .engine import Recognizer
+    from texpaste.engine.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,9 @@ Key = tuple[str | None, str | None]  # (model, device) as requested; None = the 
 
 
 class ModelPool:
-    def __init__(self, model: str | None = None, device: str | None = None, threads: int | None = None,
-                 keep: int = 2) -> None:  # fmt: skip
+    def __init__(
+        self, model: str | None = None, device: str | None = None, threads: int | None = None, keep: int = 2
+    ) -> None:
         self.default_model, self.default_device, self.threads, self.keep = model, device, threads, keep
         self._models: OrderedDict[Key, Recognizer] = OrderedDict()
         self._load_lock = threading.Lock()
@@ -62,7 +63,9 @@ class ModelPool:
         with self._state_lock:
             return self._models.get(self._key(model, device))
 
-    def get(self, model: str | None, device: str | None, progress: ProgressListener | None = None) -> Recognizer:
+    def get(
+        self, model: str | None, device: str | None, progress: ProgressListener | None = None
+    ) -> Recognizer:
         """The loaded model for ``(model, device)``, loading it (once) when needed."""
         key = self._key(model, device)
         with self._state_lock:
@@ -84,7 +87,7 @@ class ModelPool:
                 self._remove_listener(progress)
 
     def _load(self, key: Key) -> Recognizer:
-        from .engine import Recognizer  # deferred: torch
+        from texpaste.engine.recognizer import Recognizer  # deferred: torch
 
         self._loading = key
         self._emit("Loading model…", None)

@@ -22,17 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import imaging
-from .errors import ModelError, TexpasteError
-from .latex import post_process, strip_delimiters
-from .limits import check_decode_options
-from .model.checkpoint import load_into, read_state_dict
-from .model.config import ModelConfig
-from .model.generate import Guard, Hypothesis, beam_search, sample
-from .model.network import Pix2TexModel
-from .model.resizer import build_resizer
-from .model.tokenizer import Tokenizer
-from .store import ResolvedModel, resolve
+from texpaste.engine import imaging
+from texpaste.engine.postprocess import post_process, strip_delimiters
+from texpaste.engine.store import ResolvedModel, resolve
+from texpaste.errors import ModelError, TexpasteError
+from texpaste.limits import check_decode_options
+from texpaste.model.checkpoint import load_into, read_state_dict
+from texpaste.model.config import ModelConfig
+from texpaste.model.generate import Guard, Hypothesis, beam_search, sample
+from texpaste.model.network import Pix2TexModel
+from texpaste.model.resizer import build_resizer
+from texpaste.model.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -135,15 +135,27 @@ class Recognizer:
         dev = pick_device(device)
         use_half = dev.type in ("cuda", "mps") if half is None else half
         return cls.from_directory(
-            resolved.path, device=dev, dtype=torch.float16 if use_half else torch.float32,
-            name=resolved.name, notice=resolved.notice, rescale=rescale, guard=guard,
-        )  # fmt: skip
+            resolved.path,
+            device=dev,
+            dtype=torch.float16 if use_half else torch.float32,
+            name=resolved.name,
+            notice=resolved.notice,
+            rescale=rescale,
+            guard=guard,
+        )
 
     @classmethod
     def from_directory(
-        cls, path: str | Path, *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
-        name: str | None = None, notice: str | None = None, rescale: bool = True, guard: bool = True,
-    ) -> Recognizer:  # fmt: skip
+        cls,
+        path: str | Path,
+        *,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        name: str | None = None,
+        notice: str | None = None,
+        rescale: bool = True,
+        guard: bool = True,
+    ) -> Recognizer:
         path = Path(path)
         cfg = ModelConfig.from_yaml(path / "config.yaml")
         tokenizer = Tokenizer(
@@ -159,8 +171,18 @@ class Recognizer:
             load_into(resizer, read_state_dict(path / "image_resizer.pth"), path / "image_resizer.pth")
             resizer = resizer.to(device).eval()  # the resizer stays float32: it is small and argmax-sensitive
         model = model.to(device=device, dtype=dtype).eval()
-        return cls(model, tokenizer, cfg, resizer=resizer, device=torch.device(device), dtype=dtype,
-                   name=name or path.name, notice=notice, rescale=rescale, guard=guard)  # fmt: skip
+        return cls(
+            model,
+            tokenizer,
+            cfg,
+            resizer=resizer,
+            device=torch.device(device),
+            dtype=dtype,
+            name=name or path.name,
+            notice=notice,
+            rescale=rescale,
+            guard=guard,
+        )
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -214,20 +236,44 @@ class Recognizer:
         return context, mask
 
     def decode(
-        self, context: torch.Tensor, mask: torch.Tensor | None, *, candidates: int, temperature: float,
-        max_tokens: int | None, generator: torch.Generator | None = None, shapes: Sequence[tuple[int, ...]] = (),
-    ) -> list[list[Hypothesis]]:  # fmt: skip
+        self,
+        context: torch.Tensor,
+        mask: torch.Tensor | None,
+        *,
+        candidates: int,
+        temperature: float,
+        max_tokens: int | None,
+        generator: torch.Generator | None = None,
+        shapes: Sequence[tuple[int, ...]] = (),
+    ) -> list[list[Hypothesis]]:
         """Hypotheses per image; ``shapes`` (the input arrays' (H, W)) bound each one's length."""
         cfg = self.cfg
         max_len = min(max_tokens or cfg.max_seq_len, cfg.max_seq_len) - 1
         guard = self._guard(shapes) if self.guard else None
         if candidates > 1:
-            return beam_search(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
-                               beams=candidates, context_mask=mask, vocab=self.tokenizer.vocab_size,
-                               guard=guard)  # fmt: skip
-        hyps = sample(self.model.decoder, context, bos=cfg.bos_token, eos=cfg.eos_token, max_len=max_len,
-                      temperature=temperature, context_mask=mask, generator=generator,
-                      vocab=self.tokenizer.vocab_size, guard=guard)  # fmt: skip
+            return beam_search(
+                self.model.decoder,
+                context,
+                bos=cfg.bos_token,
+                eos=cfg.eos_token,
+                max_len=max_len,
+                beams=candidates,
+                context_mask=mask,
+                vocab=self.tokenizer.vocab_size,
+                guard=guard,
+            )
+        hyps = sample(
+            self.model.decoder,
+            context,
+            bos=cfg.bos_token,
+            eos=cfg.eos_token,
+            max_len=max_len,
+            temperature=temperature,
+            context_mask=mask,
+            generator=generator,
+            vocab=self.tokenizer.vocab_size,
+            guard=guard,
+        )
         return [[h] for h in hyps]
 
     def _guard(self, shapes: Sequence[tuple[int, ...]]) -> Guard:
@@ -244,20 +290,38 @@ class Recognizer:
     # -- public API -------------------------------------------------------------------------
 
     def recognize(
-        self, image: ImageInput, *, candidates: int = 1, temperature: float = 0.0, resize: bool = True,
-        max_tokens: int | None = None, seed: int | None = None,
-    ) -> Recognition:  # fmt: skip
+        self,
+        image: ImageInput,
+        *,
+        candidates: int = 1,
+        temperature: float = 0.0,
+        resize: bool = True,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> Recognition:
         """LaTeX for one image; raises a TexpasteError subclass for unusable input."""
-        result = self.recognize_many([image], candidates=candidates, temperature=temperature, resize=resize,
-                                     max_tokens=max_tokens, seed=seed)[0]  # fmt: skip
+        result = self.recognize_many(
+            [image],
+            candidates=candidates,
+            temperature=temperature,
+            resize=resize,
+            max_tokens=max_tokens,
+            seed=seed,
+        )[0]
         if isinstance(result, TexpasteError):
             raise result
         return result
 
     def recognize_many(
-        self, images: Sequence[ImageInput], *, candidates: int = 1, temperature: float = 0.0, resize: bool = True,
-        max_tokens: int | None = None, seed: int | None = None,
-    ) -> list[Recognition | TexpasteError]:  # fmt: skip
+        self,
+        images: Sequence[ImageInput],
+        *,
+        candidates: int = 1,
+        temperature: float = 0.0,
+        resize: bool = True,
+        max_tokens: int | None = None,
+        seed: int | None = None,
+    ) -> list[Recognition | TexpasteError]:
         """Recognise a batch in one decoding pass; a bad image yields its error, the rest still run.
 
         Raises ``RequestError`` for options out of range (``limits.check_decode_options``)."""
@@ -282,13 +346,23 @@ class Recognizer:
                 generator = None
                 if seed is not None:
                     generator = torch.Generator(device=self.device).manual_seed(seed)
-                hyps = self.decode(context, mask, candidates=candidates, temperature=temperature,
-                                   max_tokens=max_tokens, generator=generator,
-                                   shapes=[arrays[i].shape for i in order])  # fmt: skip
+                hyps = self.decode(
+                    context,
+                    mask,
+                    candidates=candidates,
+                    temperature=temperature,
+                    max_tokens=max_tokens,
+                    generator=generator,
+                    shapes=[arrays[i].shape for i in order],
+                )
                 t3 = time.perf_counter()
-                timings = {"preprocess": (t1 - t0 - self._resizer_seconds) * 1e3, "resizer": self._resizer_seconds * 1e3,
-                           "encoder": (t2 - t1) * 1e3, "decoder": (t3 - t2) * 1e3,
-                           "total": (t3 - t0) * 1e3}  # fmt: skip
+                timings = {
+                    "preprocess": (t1 - t0 - self._resizer_seconds) * 1e3,
+                    "resizer": self._resizer_seconds * 1e3,
+                    "encoder": (t2 - t1) * 1e3,
+                    "decoder": (t3 - t2) * 1e3,
+                    "total": (t3 - t0) * 1e3,
+                }
                 for i, options in zip(order, hyps):
                     results[i] = self._result(options, timings)
             return results  # type: ignore[return-value]

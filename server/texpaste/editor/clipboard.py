@@ -1,6 +1,6 @@
 """Read an image from the OS clipboard (and write text to it), one small function per platform.
 
-Detection order follows editors.md §1: Windows/WSL -> PowerShell 5.1; macOS -> pngpaste, then
+Detection order follows the README ("Editors"): Windows/WSL -> PowerShell 5.1; macOS -> pngpaste, then
 osascript; Wayland (checked before XWayland's DISPLAY) -> wl-paste; X11 -> xclip. PNG, JPEG and
 BMP are accepted, and so is a copied image *file* (a file URI or path on the clipboard).
 The command runner is injectable so every branch is testable without a clipboard.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from .errors import ClipboardError
+from texpaste.errors import ClipboardError
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/x-bmp")
 Runner = Callable[[list[str]], bytes]  # returns stdout; raises on failure
@@ -50,8 +50,10 @@ def _no_backend_reason(env: dict[str, str]) -> str:
     """Why no clipboard tool applies: a missing tool, or no graphical session at all."""
     wayland = bool(env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland")
     if platform.system() == "Linux" and not wayland and not env.get("DISPLAY"):
-        return ("Cannot read the clipboard: this process has no graphical session (neither DISPLAY nor "
-                "WAYLAND_DISPLAY is set), so send the image itself or pass an image file.")  # fmt: skip
+        return (
+            "Cannot read the clipboard: this process has no graphical session (neither DISPLAY nor "
+            "WAYLAND_DISPLAY is set), so send the image itself or pass an image file."
+        )
     tool = "wl-clipboard (wl-paste)" if wayland else "xclip"
     return f"Cannot read the clipboard: install {tool}, or pass an image file."
 
@@ -64,7 +66,7 @@ def _file_from_uri_list(text: bytes) -> bytes | None:
             continue
         path = Path(unquote(urlparse(line).path)) if line.startswith("file://") else Path(line)
         if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp") and path.is_file():
-            from .imaging import read_image_file  # regular files only, at most the size limit
+            from texpaste.engine.imaging import read_image_file  # regular files only, at most the size limit
 
             return read_image_file(path)
     return None
@@ -157,8 +159,14 @@ def copy_text(text: str, backend: str | None = None) -> None:
     cmd = _COPY_COMMANDS.get(backend or "")
     if cmd and shutil.which(cmd[0]):
         try:
-            subprocess.run(cmd, input=text.encode("utf-8"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=True, timeout=10)  # fmt: skip
+            subprocess.run(
+                cmd,
+                input=text.encode("utf-8"),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+                timeout=10,
+            )
             return
         except (OSError, subprocess.SubprocessError) as exc:
             raise ClipboardError(f"Cannot write to the clipboard with {cmd[0]}: {exc}.") from exc
