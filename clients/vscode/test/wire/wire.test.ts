@@ -103,17 +103,39 @@ before(async () => {
   conn.onRequest(
     'workspace/applyEdit',
     (p: {
-      edit: { changes?: Record<string, never[]> };
+      edit: {
+        changes?: Record<string, never[]>;
+        documentChanges?: {
+          textDocument: { uri: string; version: number | null };
+          edits: never[];
+        }[];
+      };
     }): { applied: boolean; failureReason?: string } => {
-      for (const [uri, edits] of Object.entries(p.edit.changes ?? {})) {
+      // Like VS Code: a versioned edit applies only to that version of the document.
+      const all: [string, never[], number | null | undefined][] = [
+        ...Object.entries(p.edit.changes ?? {}).map(
+          ([u, e]) => [u, e, undefined] as [string, never[], undefined],
+        ),
+        ...(p.edit.documentChanges ?? []).map(
+          (c) =>
+            [c.textDocument.uri, c.edits, c.textDocument.version] as [
+              string,
+              never[],
+              number | null,
+            ],
+        ),
+      ];
+      for (const [uri, edits, version] of all) {
         const doc = docs.get(uri);
         if (!doc) return { applied: false, failureReason: `unknown ${uri}` };
+        if (typeof version === 'number' && version !== doc.version)
+          return { applied: false, failureReason: `stale version ${version}` };
         docs.set(
           uri,
           TextDocument.create(
             uri,
             doc.languageId,
-            doc.version + 1,
+            doc.version, // no didChange reaches the server here, so its version stays
             TextDocument.applyEdits(doc, edits),
           ),
         );
