@@ -70,7 +70,7 @@ def test_one_size_limit_for_every_process():
 
     assert imaging.MAX_BYTES == limits.MAX_IMAGE_BYTES
     assert wire.MAX_LINE > limits.MAX_IMAGE_BYTES * 4 // 3  # the base64 of the largest image fits a frame
-    ts = os.path.dirname(__file__) + "/../clients/vscode/src/pasteFormula.ts"
+    ts = os.path.dirname(__file__) + "/../clients/vscode/src/constants.ts"
     with open(ts, encoding="utf-8") as fh:
         assert f"MAX_IMAGE_BYTES = {limits.MAX_IMAGE_BYTES // 2**20} * 1024 * 1024" in fh.read()
 

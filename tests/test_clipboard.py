@@ -131,3 +131,23 @@ def test_cli_reads_the_real_x_clipboard_and_copies_back(xvfb, tiny_model_dir):
         ["xclip", "-selection", "clipboard", "-o"], env=xvfb, capture_output=True, text=True
     )
     assert pasted.stdout == latex
+
+
+def test_webp_gif_and_tiff_images_and_copied_files_of_those_types_are_read(tmp_path):
+    run = FakeRunner(
+        {
+            ("wl-paste", "--list-types"): b"image/webp\ntext/plain\n",
+            ("wl-paste", "--no-newline", "--type", "image/webp"): b"RIFFwebp",
+        }
+    )
+    assert read_image_bytes(run, backend="wl-paste") == b"RIFFwebp"
+    shot = tmp_path / "eq 3.tiff"
+    shot.write_bytes(b"II*\x00tiff")
+    uri = f"file://{str(shot).replace(' ', '%20')}\n".encode()
+    run = FakeRunner(
+        {
+            ("xclip", "-selection", "clipboard", "-t", "TARGETS", "-o"): b"TARGETS\ntext/uri-list\n",
+            ("xclip", "-selection", "clipboard", "-t", "text/uri-list", "-o"): uri,
+        }
+    )
+    assert read_image_bytes(run, backend="xclip") == b"II*\x00tiff"

@@ -54,6 +54,8 @@ async def test_capabilities_are_only_commands_code_actions_and_sync(editor):
     assert set(caps.execute_command_provider.commands) == {
         "texpaste.insertFormula",
         "texpaste.insertFormulaFromClipboard",
+        "texpaste.insertFormulaFromScreenshot",
+        "texpaste.replaceWithCandidate",
     }
     assert list(caps.code_action_provider.code_action_kinds) == ["refactor.rewrite"]
     assert caps.text_document_sync is not None
@@ -506,6 +508,34 @@ async def test_empty_clipboard_is_a_clear_error(xvfb, tiny_model_dir):
                 "texpaste.insertFormulaFromClipboard", uri=uri, position={"line": 0, "character": 0}
             )
         assert info.value.data["kind"] == "clipboard" and ed.docs[uri] == "keep\n"
+    finally:
+        await stop_editor(ed)
+
+
+async def test_screenshot_command_runs_the_configured_tool_and_pastes_its_image(tiny_model_dir, expected):
+    import sys
+
+    copy = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[2])"
+    shot = [sys.executable, "-c", copy, str(DATA / "formula.png"), "%f"]
+    ed = await start_editor("--model", str(tiny_model_dir), options={"screenshotCommand": shot})
+    try:
+        uri = ed.open("shot.md", "see \n", "markdown")
+        where = {"line": 0, "character": 4}
+        result = await ed.command(
+            "texpaste.insertFormulaFromScreenshot", uri=uri, position=where, mode="inline"
+        )
+        assert result.latex == expected.latex
+        assert ed.docs[uri] == "see " + result.text + "\n"
+        before = ed.docs[uri]
+        ed.client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams(
+                settings={"texpaste": {"screenshotCommand": [sys.executable, "-c", "raise SystemExit(1)"]}}
+            )
+        )
+        with pytest.raises(JsonRpcException) as info:  # the user pressed Esc
+            await ed.command("texpaste.insertFormulaFromScreenshot", uri=uri, position=where)
+        assert info.value.data["kind"] == "clipboard" and "cancelled" in info.value.message
+        assert ed.docs[uri] == before
     finally:
         await stop_editor(ed)
 

@@ -21,12 +21,13 @@ MAY_IMPORT = {
     "assets": set(),
     "errors": set(),
     "limits": {"errors"},
-    "model": {"errors", "assets"},
+    "typed": set(),  # the one converter of settings and configs (standard library only)
+    "model": {"errors", "assets", "typed"},
     "engine": {"model", "errors", "limits", "assets"},
     "service": {"engine", "errors", "limits", "texpaste"},
-    "editor": {"service", "engine", "errors", "limits", "texpaste"},
+    "editor": {"service", "engine", "errors", "limits", "typed", "texpaste"},
     "data": {"errors"},
-    "training": {"engine", "model", "data", "errors", "assets"},
+    "training": {"engine", "model", "data", "errors", "assets", "typed"},
     "texpaste": {"engine"},  # the lazy ``from texpaste import Recognizer``
     "cli": {"*"},  # the entry point dispatches to every process
     "__main__": {"cli"},

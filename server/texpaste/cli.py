@@ -365,6 +365,19 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(files, pool, idle_timeout=args.idle_timeout).run()
 
 
+def cmd_tools(args: argparse.Namespace) -> int:
+    """Which clipboard and screenshot tools the language server would use here."""
+    from texpaste.editor.tools import report
+
+    found = report()
+    if args.json:
+        print(json.dumps(found))
+    else:
+        for what, info in found.items():
+            print(f"{what}: {info['tool']} ({info['path']})" if "tool" in info else f"{what}: {info['problem']}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from texpaste.editor.server import run_server
 
@@ -467,6 +480,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_options(dm)
     dm.add_argument("--detach", action="store_true", help=argparse.SUPPRESS)
     dm.set_defaults(func=cmd_daemon)
+
+    tl = sub.add_parser("tools", help="which clipboard and screenshot tools the editors' paste uses here")
+    tl.add_argument("--json", action="store_true", help="one JSON object")
+    tl.set_defaults(func=cmd_tools)
 
     sv = sub.add_parser("serve", help="language server on stdio (started by your editor)")
     sv.add_argument(

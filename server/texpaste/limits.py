@@ -1,7 +1,7 @@
 """Input limits shared by every process: the CLI, the language server, the wire and the daemon.
 
 One place, so an image the editor accepts is never refused further along (and the VS Code client's
-``MAX_IMAGE_BYTES`` in ``clients/vscode/src/pasteFormula.ts`` must equal ``MAX_IMAGE_BYTES`` here).
+``MAX_IMAGE_BYTES`` in ``clients/vscode/src/constants.ts`` must equal ``MAX_IMAGE_BYTES`` here).
 No imports: the thin language server reads these without loading numpy, Pillow or torch.
 """
 

@@ -255,6 +255,20 @@ function Child:last()
   ]])
 end
 
+--- Runs `:TexPaste alternatives` and waits until its pick has been carried out.
+function Child:alternatives()
+  local before = self:lua("return require('texpaste.alternatives').started")
+  self:cmd('TexPaste alternatives')
+  self:wait(
+    string.format(
+      "require('texpaste.alternatives').finished >= %d and require('texpaste.alternatives').finished == require('texpaste.alternatives').started",
+      before + 1
+    ),
+    10000,
+    'the candidate to be replaced'
+  )
+end
+
 --- Sends `texpaste/recognize` for an image through the child's running client.
 ---@param png string
 ---@param params? table

@@ -1,8 +1,9 @@
 // Bundles the extension (dist/) and the tests (out/) with esbuild; `--production` minifies the extension.
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import * as esbuild from 'esbuild';
 
 const production = process.argv.includes('--production');
+rmSync('out', { recursive: true, force: true }); // no stale bundle of a deleted test runs
 const common = {
   bundle: true,
   platform: 'node',

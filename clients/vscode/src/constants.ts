@@ -12,6 +12,8 @@ export const Commands = {
 export const Server = {
   insertFormula: 'texpaste.insertFormula',
   insertFormulaFromClipboard: 'texpaste.insertFormulaFromClipboard',
+  insertFormulaFromScreenshot: 'texpaste.insertFormulaFromScreenshot',
+  replaceWithCandidate: 'texpaste.replaceWithCandidate',
   recognize: 'texpaste/recognize',
   status: 'texpaste/status',
 } as const;
@@ -24,6 +26,12 @@ export const PASTE_KIND = 'texpaste.formula';
 
 /** Image types the paste provider accepts, most preferred first (the server decodes all of them). */
 export const PASTE_MIME_TYPES: readonly string[] = ['image/png', 'image/jpeg', 'image/bmp'];
+
+/** The largest encoded image the server accepts (server/texpaste/limits.py; a test ties the two). */
+export const MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+
+/** The code-action kind of a pasted formula's other candidates (docs/protocol.md). */
+export const CANDIDATE_KIND = 'refactor.rewrite.texpaste.candidate';
 
 /** The configuration section. */
 export const SECTION = 'texpaste';

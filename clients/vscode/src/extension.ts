@@ -1,10 +1,9 @@
 /** Entry point: builds the pieces and wires their disposables; no logic of its own. */
 
 import * as vscode from 'vscode';
-import { chooseCandidate } from './alternatives';
+import { chooseCandidate, currentFormula } from './alternatives';
 import { ServerClient, reportStartFailure } from './client';
 import { Commands, SECTION } from './constants';
-import { FormulaHistory } from './history';
 import { getLastError } from './notify';
 import { pasteFormula } from './pasteFormula';
 import { registerPasteProvider } from './pasteProvider';
@@ -14,8 +13,9 @@ import { StatusItem } from './status';
 export interface TexpasteApi {
   request<R>(method: string, params: unknown): Promise<R>;
   lastError(): string | undefined;
-  /** The last formula's candidates and the index in the document, if it is still tracked. */
-  lastFormula(): { candidates: { text: string }[]; current: number } | undefined;
+  /** The candidates of the formula at the cursor (or the last pasted in the active document), and
+   * the index of the one in the document, as the server tracks them. */
+  lastFormula(): Promise<{ candidates: { text: string }[]; current: number } | undefined>;
 }
 
 let server: ServerClient | undefined;
@@ -23,20 +23,18 @@ let server: ServerClient | undefined;
 export function activate(context: vscode.ExtensionContext): TexpasteApi {
   const log = vscode.window.createOutputChannel('TeXPaste', { log: true });
   const status = new StatusItem();
-  const history = new FormulaHistory();
   server = new ServerClient(log, status);
   const client = server;
 
   context.subscriptions.push(
     log,
     status,
-    history,
     client,
-    vscode.commands.registerCommand(Commands.pasteFormula, () => pasteFormula(client, history)),
-    vscode.commands.registerCommand(Commands.chooseCandidate, () => chooseCandidate(history)),
+    vscode.commands.registerCommand(Commands.pasteFormula, () => pasteFormula(client)),
+    vscode.commands.registerCommand(Commands.chooseCandidate, () => chooseCandidate(client)),
     vscode.commands.registerCommand(Commands.restart, () => client.restart()),
     vscode.commands.registerCommand(Commands.showLogs, () => log.show()),
-    registerPasteProvider(client, history),
+    registerPasteProvider(client),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration(SECTION)) void client.settingsChanged();
     }),
@@ -46,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): TexpasteApi {
   return {
     request: (method, params) => client.request(method, params),
     lastError: getLastError,
-    lastFormula: () => history.current,
+    lastFormula: () => currentFormula(client),
   };
 }
 

@@ -7,9 +7,8 @@
 
 import * as vscode from 'vscode';
 import type { ServerClient } from './client';
-import { LANGUAGES, PASTE_KIND, PASTE_MIME_TYPES, Server } from './constants';
+import { LANGUAGES, MAX_IMAGE_BYTES, PASTE_KIND, PASTE_MIME_TYPES, Server } from './constants';
 import { describeFailure } from './errors';
-import type { FormulaHistory } from './history';
 import { showError } from './notify';
 import type { RecognizeParams, RecognizeResult } from './protocol';
 
@@ -38,10 +37,7 @@ class FormulaPasteEdit extends vscode.DocumentPasteEdit {
 }
 
 export class FormulaPasteProvider implements vscode.DocumentPasteEditProvider<FormulaPasteEdit> {
-  constructor(
-    private readonly server: ServerClient,
-    private readonly history: FormulaHistory,
-  ) {}
+  constructor(private readonly server: ServerClient) {}
 
   async provideDocumentPasteEdits(
     document: vscode.TextDocument,
@@ -57,6 +53,12 @@ export class FormulaPasteProvider implements vscode.DocumentPasteEditProvider<Fo
       if (!file) continue;
       const data = await file.data();
       if (token.isCancellationRequested || data.length === 0) return undefined;
+      if (data.length > MAX_IMAGE_BYTES) {
+        showError(
+          `The image is larger than ${MAX_IMAGE_BYTES / 2 ** 20} MB, so it was not recognised.`,
+        );
+        return undefined;
+      }
       return [new FormulaPasteEdit(document, first.start, data)];
     }
     return undefined;
@@ -76,8 +78,7 @@ export class FormulaPasteProvider implements vscode.DocumentPasteEditProvider<Fo
     this.server.busy(true);
     try {
       const result = await this.server.request<RecognizeResult>(Server.recognize, params, token);
-      edit.insertText = result.text;
-      this.history.expect(document, document.offsetAt(position), result.text, result.candidates);
+      edit.insertText = result.text; // the server follows it from here (its candidate code actions)
     } catch (error) {
       const failure = describeFailure(error);
       if (failure.cancelled || token.isCancellationRequested) throw new vscode.CancellationError();
@@ -91,13 +92,10 @@ export class FormulaPasteProvider implements vscode.DocumentPasteEditProvider<Fo
 }
 
 /** Registers the provider for the extension's languages. */
-export function registerPasteProvider(
-  server: ServerClient,
-  history: FormulaHistory,
-): vscode.Disposable {
+export function registerPasteProvider(server: ServerClient): vscode.Disposable {
   return vscode.languages.registerDocumentPasteEditProvider(
     LANGUAGES.map((language) => ({ language })),
-    new FormulaPasteProvider(server, history),
+    new FormulaPasteProvider(server),
     { providedPasteEditKinds: [KIND], pasteMimeTypes: [...PASTE_MIME_TYPES] },
   );
 }

@@ -2,7 +2,9 @@
 
 Detection order follows the README ("Editors"): Windows/WSL -> PowerShell 5.1; macOS -> pngpaste, then
 osascript; Wayland (checked before XWayland's DISPLAY) -> wl-paste; X11 -> xclip. PNG, JPEG and
-BMP are accepted, and so is a copied image *file* (a file URI or path on the clipboard).
+BMP (WSLg), WebP, GIF and TIFF are accepted, and so is a copied image *file* (a file URI or path on the
+clipboard). This is the clipboard code of every client: VS Code and Neovim ask the server, which runs
+on the editor's machine (``texpaste.insertFormulaFromClipboard``).
 The command runner is injectable so every branch is testable without a clipboard.
 """
 
@@ -19,7 +21,16 @@ from urllib.parse import unquote, urlparse
 
 from texpaste.errors import ClipboardError
 
-IMAGE_TYPES = ("image/png", "image/jpeg", "image/bmp", "image/x-bmp")
+IMAGE_TYPES = (  # in order of preference: lossless first
+    "image/png",
+    "image/jpeg",
+    "image/bmp",
+    "image/x-bmp",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 Runner = Callable[[list[str]], bytes]  # returns stdout; raises on failure
 
 
@@ -46,7 +57,7 @@ def detect_backend(env: dict[str, str] | None = None, system: str | None = None)
     return None
 
 
-def _no_backend_reason(env: dict[str, str]) -> str:
+def no_backend_reason(env: dict[str, str]) -> str:
     """Why no clipboard tool applies: a missing tool, or no graphical session at all."""
     wayland = bool(env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland")
     if platform.system() == "Linux" and not wayland and not env.get("DISPLAY"):
@@ -65,7 +76,7 @@ def _file_from_uri_list(text: bytes) -> bytes | None:
         if not line or line.startswith("#"):
             continue
         path = Path(unquote(urlparse(line).path)) if line.startswith("file://") else Path(line)
-        if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp") and path.is_file():
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
             from texpaste.engine.imaging import read_image_file  # regular files only, at most the size limit
 
             return read_image_file(path)
@@ -95,7 +106,7 @@ def read_image_bytes(run: Runner = _run, backend: str | None = None) -> bytes:
     """The clipboard's image as encoded bytes (PNG/JPEG/BMP); ClipboardError when there is none."""
     backend = backend or detect_backend()
     if backend is None:
-        raise ClipboardError(_no_backend_reason(dict(os.environ)))
+        raise ClipboardError(no_backend_reason(dict(os.environ)))
     try:
         data = None
         if backend == "xclip":

@@ -76,6 +76,36 @@ def follow_edits(target: types.Range, changes: list[Any], codec: Any) -> types.R
     return target
 
 
+def follow_span(span: types.Range, change: Any, codec: Any) -> types.Range | None:
+    """A pasted formula's range after one content change; None when the change touched its text
+    or replaced the whole document. Text inserted right at either edge stays outside it."""
+    if not isinstance(change, types.TextDocumentContentChangePartial):
+        return None
+    start, end = change.range.start, change.range.end
+    if _before(start, span.end) and _before(span.start, end):
+        return None
+    if not _before(start, span.end):
+        return span  # after it, or inserted at its end
+    new_end = end_after_insert(start, change.text, codec)  # before it, or inserted at its start
+    return types.Range(_moved(span.start, start, end, new_end), _moved(span.end, start, end, new_end))
+
+
+def text_in(doc: TextDocument, span: types.Range) -> str | None:
+    """The document's text in ``span`` (client units), or None when the span is outside it."""
+    try:
+        lines = doc.lines
+    except (OSError, UnicodeDecodeError, TypeError, ValueError):
+        return None
+    codec = doc.position_codec
+    if span.end.line >= len(lines) and not (span.end.line == len(lines) and span.end.character == 0):
+        return None
+    text = "".join(lines)
+    # copies: pygls clamps a position past the end of its line in place
+    start = codec.position_from_client_units(lines, types.Position(span.start.line, span.start.character))
+    end = codec.position_from_client_units(lines, types.Position(span.end.line, span.end.character))
+    return text[DocumentContext._offset(lines, start) : DocumentContext._offset(lines, end)]
+
+
 class DocumentContext:
     """The document text around an insertion point, for wrapping (code points, not client units)."""
 
@@ -89,6 +119,7 @@ class DocumentContext:
             return  # an unsaved or unreadable document: wrap without context
         codec = doc.position_codec
         text = "".join(lines)
+        start, end = types.Position(start.line, start.character), types.Position(end.line, end.character)
         self.before = text[: self._offset(lines, codec.position_from_client_units(lines, start))]
         self.after = text[self._offset(lines, codec.position_from_client_units(lines, end)) :]
 

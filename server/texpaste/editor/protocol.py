@@ -14,9 +14,13 @@ from texpaste.errors import RequestError
 
 INSERT = "texpaste.insertFormula"
 INSERT_FROM_CLIPBOARD = "texpaste.insertFormulaFromClipboard"
+INSERT_FROM_SCREENSHOT = "texpaste.insertFormulaFromScreenshot"
+REPLACE_WITH_CANDIDATE = "texpaste.replaceWithCandidate"
 RECOGNIZE = "texpaste/recognize"
 STATUS = "texpaste/status"
 CODE_ACTION_TITLE = "Paste formula from clipboard"
+# A pasted formula's other candidates; the clients' pickers ask for exactly this kind.
+CANDIDATE_KIND = "refactor.rewrite.texpaste.candidate"
 REQUEST_FAILED = -32803  # LSP's RequestFailed
 
 

@@ -34,12 +34,16 @@ from pygls.workspace import TextDocument
 
 from texpaste import __version__
 from texpaste.editor.edits import ChangeLog, DocumentContext, end_after_insert, follow_edits, language_of
+from texpaste.editor.pastes import Paste, PasteLog
 from texpaste.editor.progress import Progress
 from texpaste.editor.protocol import (
+    CANDIDATE_KIND,
     CODE_ACTION_TITLE,
     INSERT,
     INSERT_FROM_CLIPBOARD,
+    INSERT_FROM_SCREENSHOT,
     RECOGNIZE,
+    REPLACE_WITH_CANDIDATE,
     REQUEST_FAILED,
     STATUS,
     command_arguments,
@@ -127,6 +131,7 @@ class TexpasteServer(LanguageServer):
         self.settings = Settings()
         self.jobs: dict[Any, asyncio.Task] = {}
         self.changes = ChangeLog()
+        self.pastes = PasteLog()  # what this server pasted, for "Replace with candidate N"
         self.arrivals: dict[Any, int] = {}  # pending paste request id -> changes.seq when it arrived
         self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
         self.initialized = False  # set by initialize; requests before it are refused (``guarded``)
@@ -245,6 +250,8 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
         language = optional_str(a, "languageId")
         if command == INSERT_FROM_CLIPBOARD:
             image = await _clipboard_image()
+        elif command == INSERT_FROM_SCREENSHOT:
+            image = await _screenshot_image(server.settings.screenshot_command)
         else:
             image = image_source(a)
         result = await server.recognize(image)
@@ -272,6 +279,7 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             raise EditConflict(f"{str(exc).rstrip('.')}; the formula was: {offered}", text=offered) from None
         codec = doc.position_codec if doc is not None else server.workspace.position_codec
         end = end_after_insert(target.start, text, codec)
+        server.pastes.record(uri, target.start, end, *_with_current(candidates, result, text), doc=doc)
         return {
             "latex": result["latex"],
             "text": text,
@@ -304,6 +312,16 @@ def _edit(
     return types.WorkspaceEdit(changes={uri: edits})
 
 
+def _with_current(
+    candidates: list[dict[str, Any]], result: dict[str, Any], text: str
+) -> tuple[list[dict[str, Any]], int]:
+    """The candidates and the index of the one whose text was inserted (added when it is none)."""
+    for i, c in enumerate(candidates):
+        if c["text"] == text:
+            return candidates, i
+    return [{"latex": result["latex"], "score": None, "text": text}, *candidates], 0
+
+
 async def _clipboard_image() -> dict[str, Any]:
     import base64
 
@@ -313,7 +331,75 @@ async def _clipboard_image() -> dict[str, Any]:
     return {"imageBase64": base64.b64encode(data).decode("ascii")}
 
 
+async def _screenshot_image(command: list[str] | None) -> dict[str, Any]:
+    import base64
+
+    from texpaste.editor.screenshot import capture
+
+    data = await capture(command)
+    return {"imageBase64": base64.b64encode(data).decode("ascii")}
+
+
+def _one_line(latex: str, limit: int = 60) -> str:
+    flat = " ".join(latex.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _candidate_actions(ls: TexpasteServer, paste: Paste, show_current: bool) -> list[types.CodeAction]:
+    """One action per other candidate of ``paste``; the one in the document too, disabled, for a
+    picker (or an editor that greys disabled actions) to show it."""
+    actions = []
+    for i, c in enumerate(paste.candidates):
+        title = f"Replace with candidate {i + 1}: {_one_line(c['latex'])}"
+        data = {"paste": paste.id, "index": i, "current": paste.current, **c}
+        if i == paste.current:
+            if show_current:
+                reason = types.CodeActionDisabled(reason="This candidate is in the document.")
+                actions.append(types.CodeAction(title=title, kind=CANDIDATE_KIND, disabled=reason, data=data))
+            continue
+        args = {"uri": paste.uri, "paste": paste.id, "index": i}
+        command = types.Command(title=title, command=REPLACE_WITH_CANDIDATE, arguments=[args])
+        actions.append(types.CodeAction(title=title, kind=CANDIDATE_KIND, command=command, data=data))
+    return actions
+
+
+async def _replace_with_candidate(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, Any]:
+    a = command_arguments(args, REPLACE_WITH_CANDIDATE)
+    uri = optional_str(a, "uri")
+    index = a.get("index")
+    if not uri or not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise RequestError(f"{REPLACE_WITH_CANDIDATE} takes {{uri, paste, index}} with a whole number index.")
+    doc = _open_document(ls, uri)
+    paste = ls.pastes.get(uri, a.get("paste"), doc)
+    if paste is None or doc is None:
+        raise EditConflict("The formula was edited since it was pasted, so it was left as it is.")
+    if index >= len(paste.candidates):
+        raise RequestError(f"There is no candidate {index + 1}: the formula has {len(paste.candidates)}.")
+    text = paste.candidates[index]["text"]
+    target = paste.range
+    response = await ls.workspace_apply_edit_async(
+        types.ApplyWorkspaceEditParams(
+            edit=_edit(ls, uri, doc, target, text), label="texpaste: replace formula"
+        )
+    )
+    if not response.applied:
+        raise EditConflict("The editor did not apply the replacement, so the formula was left as it is.")
+    end = end_after_insert(target.start, text, doc.position_codec)
+    ls.pastes.replaced(paste, index, end, _open_document(ls, uri))
+    return {
+        "applied": True,
+        "index": index,
+        "text": text,
+        "range": {"start": position_json(target.start), "end": position_json(end)},
+    }
+
+
 INTERNAL_ERROR = "texpaste failed unexpectedly; the details are in its log."
+
+
+def _within(kind: str, requested: str) -> bool:
+    """Whether an action of ``kind`` is asked for by ``requested`` (kinds nest by dots)."""
+    return kind == requested or kind.startswith(requested + ".")
 
 
 def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -384,8 +470,16 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: TexpasteServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
         for change in params.content_changes:
-            ls.changes.add(params.text_document.uri, change)
+            ls.changes.add(uri, change)
+        doc = _open_document(ls, uri)
+        codec = doc.position_codec if doc is not None else ls.workspace.position_codec
+        ls.pastes.changed(uri, list(params.content_changes), doc, codec)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: TexpasteServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.pastes.closed(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
@@ -411,14 +505,25 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     def code_action(ls: TexpasteServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         # Listing actions must stay instant: never recognise here (VS Code asks on every cursor move).
         ctx = params.context
-        if ctx.trigger_kind == types.CodeActionTriggerKind.Automatic:
-            return []
-        if ctx.only and not any(types.CodeActionKind.RefactorRewrite.value.startswith(k) for k in ctx.only):
-            return []
         uri = params.text_document.uri
-        language = language_of(uri, ls.workspace.text_documents.get(uri))
+        doc = _open_document(ls, uri)
+        only = [str(getattr(k, "value", k)) for k in ctx.only or []]
+        actions: list[types.CodeAction] = []
+        if not only or any(_within(CANDIDATE_KIND, k) for k in only):
+            picker = CANDIDATE_KIND in only  # a client's picker: the last paste when none is here
+            pastes = ls.pastes.at(uri, params.range, doc)
+            last = ls.pastes.last(uri, doc) if picker and not pastes else None
+            caps = ls.client_capabilities.text_document
+            greys = bool(caps and caps.code_action and caps.code_action.disabled_support)
+            for paste in pastes[:1] or ([last] if last else []):
+                actions += _candidate_actions(ls, paste, show_current=picker or greys)
+        if ctx.trigger_kind == types.CodeActionTriggerKind.Automatic:
+            return actions
+        if only and not any(_within(types.CodeActionKind.RefactorRewrite.value, k) for k in only):
+            return actions
+        language = language_of(uri, doc)
         if language_family(language) == "other":
-            return []
+            return actions
         args: dict[str, Any] = {
             "uri": uri,
             "position": position_json(params.range.start),
@@ -431,9 +536,10 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
             }
         command = types.Command(title=CODE_ACTION_TITLE, command=INSERT_FROM_CLIPBOARD, arguments=[args])
         return [
+            *actions,
             types.CodeAction(
                 title=CODE_ACTION_TITLE, kind=types.CodeActionKind.RefactorRewrite, command=command
-            )
+            ),
         ]
 
     @server.command(INSERT)
@@ -445,6 +551,16 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     @guarded
     async def insert_formula_from_clipboard(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return await _insert(ls, args, INSERT_FROM_CLIPBOARD)
+
+    @server.command(INSERT_FROM_SCREENSHOT)
+    @guarded
+    async def insert_formula_from_screenshot(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await _insert(ls, args, INSERT_FROM_SCREENSHOT)
+
+    @server.command(REPLACE_WITH_CANDIDATE)
+    @guarded
+    async def replace_with_candidate(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await _replace_with_candidate(ls, args)
 
     @server.feature(RECOGNIZE)
     @guarded
@@ -463,6 +579,9 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         context = DocumentContext(doc, position, position) if position is not None else None
         language = optional_str(a, "languageId") or (language_of(uri, doc) if uri else "plaintext")
         text, cands = _wrapped(ls, result, language, mode, context)
+        if position is not None and doc is not None:  # the editor inserts it (VS Code's paste edit)
+            end = end_after_insert(position, text, doc.position_codec)
+            ls.pastes.record(uri, position, end, *_with_current(cands, result, text), doc=doc)
         return {
             "latex": result["latex"],
             "text": text,
@@ -478,7 +597,10 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         status = await ls.backend.status(choice.model, ls.settings.device)
         if choice.notice and status.get("state") == "ready":
             status["notice"] = choice.notice
-        return {**status, "engine": ls.backend.name, "version": __version__}
+        from texpaste.editor.tools import report
+
+        tools = await asyncio.to_thread(report, ls.settings.screenshot_command)
+        return {**status, "engine": ls.backend.name, "version": __version__, "tools": tools}
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TexpasteServer, params: Any = None) -> None:

@@ -1,69 +1,60 @@
-"""The client's settings: ``initializationOptions`` and the ``texpaste`` configuration section."""
+"""The client's settings: ``initializationOptions`` and the ``texpaste`` configuration section,
+read into a typed dataclass by the one converter (:func:`texpaste.typed.structure`)."""
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
-from texpaste.editor.wrapping import MODES, WrapOptions
+from texpaste.editor.wrapping import WrapOptions
 from texpaste.limits import MAX_CANDIDATES
+from texpaste.typed import structure
 
 log = logging.getLogger(__name__)
+
+# Client-side settings some clients send along with ours.
+CLIENT_KEYS = ("engine", "command", "path", "trace", "pasteProvider", "idleTimeout", "serverCommand")
 
 
 @dataclass
 class Settings:
     """The client's settings (initializationOptions / the ``texpaste`` configuration section)."""
 
-    model: str | None = None
+    model: str | None = None  # "" means the default, like None
     device: str | None = None
-    mode: str = "auto"
+    mode: Literal["auto", "inline", "display", "raw"] = "auto"  # wrapping.MODES (a test ties them)
     candidates: int = 5
-    wrap: WrapOptions = field(default_factory=WrapOptions)
-    show_errors: bool = True
+    wrap: WrapOptions = field(
+        default_factory=WrapOptions, metadata={"key": "delimiters", "convert": WrapOptions.from_dict}
+    )
+    show_errors: bool = field(default=True, metadata={"key": "showErrors"})
+    # overrides the detected region screenshot tool: a program and its arguments
+    screenshot_command: list[str] | None = field(default=None, metadata={"key": "screenshotCommand"})
+
+    def __post_init__(self) -> None:
+        self.model, self.device = self.model or None, self.device or None
+        if not 1 <= self.candidates <= MAX_CANDIDATES:
+            raise ValueError(
+                f"setting 'candidates' must be a whole number from 1 to {MAX_CANDIDATES} (got {self.candidates!r})."
+            )
+        if self.screenshot_command is not None and not (
+            self.screenshot_command and all(self.screenshot_command)
+        ):
+            raise ValueError(
+                "setting 'screenshotCommand' must be a list of strings (a program and its arguments)."
+            )
 
     @classmethod
     def from_dict(cls, d: Any, base: Settings | None = None) -> Settings:
         """Settings from JSON, keeping ``base``'s values for missing keys; ValueError names a bad key."""
-        out = Settings(**vars(base)) if base else cls()
         if d is None:
-            return out
+            return base or cls()
         if not isinstance(d, dict):
             raise ValueError("texpaste settings must be an object.")
-        for key, value in d.items():
-            if value is None:
-                continue
-            if key in ("model", "device"):
-                if not isinstance(value, str):
-                    raise ValueError(f"setting '{key}' must be a string.")
-                setattr(out, key, value or None)
-            elif key == "mode":
-                if value not in MODES:
-                    raise ValueError(f"setting 'mode' must be one of {', '.join(MODES)} (got {value!r}).")
-                out.mode = value
-            elif key == "candidates":
-                if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_CANDIDATES:
-                    raise ValueError(
-                        f"setting 'candidates' must be a whole number from 1 to {MAX_CANDIDATES} (got {value!r})."
-                    )
-                out.candidates = value
-            elif key == "delimiters":
-                out.wrap = WrapOptions.from_dict(value)
-            elif key == "showErrors":
-                if not isinstance(value, bool):
-                    raise ValueError("setting 'showErrors' must be true or false.")
-                out.show_errors = value
-            elif key in (
-                "engine",
-                "command",
-                "path",
-                "trace",
-                "pasteProvider",
-                "idleTimeout",
-                "serverCommand",
-            ):
-                pass  # client-side settings some clients send along
-            else:
-                log.warning("ignoring unknown setting %r", key)
-        return out
+        settings, unknown = structure(
+            cls, d, where="texpaste setting", base=base, unknown="keep", ignore=CLIENT_KEYS
+        )
+        for key in unknown:
+            log.warning("ignoring unknown setting %r", key)
+        return settings

@@ -7,9 +7,6 @@ training settings such as ``lr`` or ``data``) are kept in ``extra`` and otherwis
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,74 +14,7 @@ from typing import Any
 import yaml
 
 from texpaste.errors import ModelError
-
-
-def check_types(cls: type, raw: dict[str, Any], where: str) -> None:
-    """Raise ``ModelError`` (one sentence) when a value of ``raw`` does not fit the annotation of
-    the dataclass field it sets: ``lr: 5e-4`` is the string "5e-4" to YAML, ``layers: 2`` is not
-    a list. Fields not in ``cls`` are left to the caller."""
-    hints = typing.get_type_hints(cls)
-    for name, value in raw.items():
-        if name in hints and not _fits(value, hints[name]):
-            hint = ""
-            if isinstance(value, str) and _is_number(value):  # YAML 1.1 reads 5e-4 (no dot) as text
-                hint = (
-                    f" (YAML read it as text: write {float(value)!r})"
-                    if "e" in value.lower()
-                    else " (quoted)"
-                )
-            raise ModelError(f"{where}: {name} must be {_describe(hints[name])}, not {value!r}{hint}.")
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_fits(value, a) for a in args)
-    if hint is type(None):
-        return value is None
-    if hint is Any:
-        return True
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if hint is str:
-        return isinstance(value, str)
-    if origin is list:
-        return (
-            isinstance(value, list) and all(_fits(v, args[0]) for v in value)
-            if args
-            else isinstance(value, list)
-        )
-    if origin is dict:
-        return isinstance(value, dict) and (
-            not args or all(_fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items())
-        )
-    return True
-
-
-def _describe(hint: Any) -> str:
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join(_describe(a) for a in args)
-    if hint is type(None):
-        return "empty"
-    if origin is list:
-        return f"a list of {_describe(args[0]).removeprefix('a ').removeprefix('an ')}s" if args else "a list"
-    if origin is dict:
-        return "a mapping"
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(
-        hint, str(hint)
-    )
+from texpaste.typed import structure
 
 
 @dataclass
@@ -168,13 +98,12 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> ModelConfig:
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-        known = {k: v for k, v in raw.items() if k in names}
-        check_types(cls, known, "Model config")
-        extra = {k: v for k, v in raw.items() if k not in names}
-        if "decoder_args" in known:
-            known["decoder_args"] = {**cls().decoder_args, **(known["decoder_args"] or {})}
-        return cls(**known, extra=extra).validate()
+        """pix2tex's config.yaml keys; the ones of its training settings are kept in ``extra``."""
+        cfg, extra = structure(cls, raw, where="Model config", error=ModelError, unknown="keep")
+        cfg.extra = extra
+        if isinstance(raw.get("decoder_args"), dict):  # given keys replace the defaults one by one
+            cfg.decoder_args = {**cls().decoder_args, **raw["decoder_args"]}
+        return cfg.validate()
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> ModelConfig:

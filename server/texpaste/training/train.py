@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,16 @@ from texpaste.assets import PIX2TEX_TOKENIZER
 from texpaste.engine.recognizer import pick_device
 from texpaste.errors import ModelError
 from texpaste.model.checkpoint import load_into, read_state_dict, save_state_dict
-from texpaste.model.config import ModelConfig, check_types
+from texpaste.model.config import ModelConfig
 from texpaste.model.network import Pix2TexModel
 from texpaste.model.tokenizer import Tokenizer
 from texpaste.training.dataset import bucketed_batches, load_examples, prefetch
 from texpaste.training.validate import validate
+from texpaste.typed import structure
 
 log = logging.getLogger(__name__)
+
+METRIC_COLUMNS = ("bleu", "edit_distance", "token_accuracy", "exact_match")
 
 
 @dataclass
@@ -73,12 +76,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(raw) - names
-        if unknown:
-            raise ModelError(f"Unknown training settings: {', '.join(sorted(unknown))}.")
-        check_types(cls, raw, "Training config")
-        return cls(**raw)
+        return structure(cls, raw, where="Training config", error=ModelError)[0]
 
     @property
     def tokenizer_path(self) -> Path:
@@ -199,6 +197,197 @@ def _progress(total: int, initial: int):
     return None
 
 
+LOG_COLUMNS = ("time", "step", "epoch", "samples", "lr", "loss", *METRIC_COLUMNS)
+
+
+@dataclass
+class Run:
+    """Everything a training run holds between steps; ``state`` is what ``last.pt`` keeps besides
+    the weights (schedule and data position, best score, time)."""
+
+    cfg: ModelConfig
+    tc: TrainConfig
+    out: Path
+    dev: torch.device
+    tokenizer: Tokenizer
+    model: Pix2TexModel
+    opt: torch.optim.Optimizer
+    examples: list
+    val_examples: list
+    loaded: set[Path]  # shards read so far: ones written while the run goes on join at the next epoch
+    average: Pix2TexModel | None = None  # the EMA of the weights, when ``ema_decay`` > 0
+    bf16: bool = False
+    state: dict[str, Any] = field(
+        default_factory=lambda: {
+            "step": 0,
+            "epoch": 0,
+            "consumed": 0,
+            "best": -1.0,
+            "samples": 0,
+            "ema_updates": 0,
+            "seconds": 0.0,
+        }
+    )
+
+    @property
+    def scored(self) -> Pix2TexModel:
+        """What validation scores and ``best/`` holds: the weight average when there is one."""
+        return self.average if self.average is not None else self.model
+
+    def save(self, path: Path | None = None) -> None:
+        path = path or self.out / "last.pt"
+        tmp = path.with_suffix(".tmp")
+        ema = {"ema": self.average.state_dict()} if self.average is not None else {}
+        torch.save(
+            {"model": self.model.state_dict(), "optimizer": self.opt.state_dict(), **ema, **self.state}, tmp
+        )
+        tmp.replace(path)
+
+
+def build(
+    config_path: str | Path,
+    data_dirs: list[str | Path],
+    out: str | Path,
+    val_dir: str | Path | None = None,
+    device: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Run:
+    """A fresh run: config, tokenizer, examples, model and optimiser (nothing restored yet)."""
+    cfg, tc = read_config(config_path, overrides)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed)
+    torch.set_flush_denormal(True)  # Adam's tiny second moments turn denormal and crawl on x86
+    tokenizer = Tokenizer(tc.tokenizer_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
+    if tokenizer.vocab_size > cfg.num_tokens:
+        raise ModelError(
+            f"num_tokens ({cfg.num_tokens}) is smaller than the tokenizer's {tokenizer.vocab_size}."
+        )
+    loaded: set[Path] = set()
+    examples = load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded)
+    if not examples:
+        raise ModelError(f"No usable training examples in {', '.join(map(str, data_dirs))}.")
+    val_examples = load_examples([val_dir], tokenizer, cfg.max_seq_len)[: tc.val_samples] if val_dir else []
+    log.info("training on %d examples (%d for validation) on %s", len(examples), len(val_examples), dev)
+
+    model = Pix2TexModel(cfg).to(dev)
+    named = list(model.named_parameters())
+    decays = [p.ndim >= 2 and "pos_emb" not in n and "token_emb" not in n for n, p in named]
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for (_, p), d in zip(named, decays) if d], "weight_decay": tc.weight_decay},
+            {"params": [p for (_, p), d in zip(named, decays) if not d], "weight_decay": 0.0},
+        ],
+        lr=tc.lr,
+        fused=True,
+    )
+    return Run(cfg, tc, out, dev, tokenizer, model, opt, examples, val_examples, loaded)
+
+
+def restore(run: Run, init: str | Path | None = None) -> None:
+    """Resume from ``RUN/last.pt`` when it exists, else start from ``init``'s weights (if given); then
+    make the weight average and set the precision and memory format."""
+    last = run.out / "last.pt"
+    ckpt = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
+    if ckpt is not None:
+        run.model.load_state_dict(ckpt["model"])
+        run.opt.load_state_dict(ckpt["optimizer"])
+        run.state.update({k: ckpt.get(k, v) for k, v in run.state.items()})
+        log.info("resumed from %s at step %d", last, run.state["step"])
+    elif init:
+        load_into(run.model, read_state_dict(Path(init) / "weights.pth"), Path(init) / "weights.pth")
+        log.info("starting from the weights of %s", init)
+    if run.tc.ema_decay > 0:
+        run.average = copy.deepcopy(run.model).eval().requires_grad_(False)
+        if ckpt is not None and "ema" in ckpt:
+            run.average.load_state_dict(ckpt["ema"])
+    run.bf16 = use_bfloat16(run.tc.precision, run.dev)
+    if run.tc.channels_last:
+        run.model.to(memory_format=torch.channels_last)
+    log.info("precision %s, channels_last %s", "bfloat16" if run.bf16 else "float32", run.tc.channels_last)
+
+
+def step(run: Run, images: torch.Tensor, tokens: torch.Tensor, lr: float) -> float:
+    """One optimisation step on a batch, ``images`` (B, C, H, W) and ``tokens`` (B, T); its loss."""
+    tc, dev = run.tc, run.dev
+    images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
+    if tc.channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    for group in run.opt.param_groups:
+        group["lr"] = lr
+    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.bf16)
+    with amp, training_attention(run.bf16, dev):
+        logits = run.model(images, tokens[:, :-1])  # (B, T-1, V)
+        loss = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]),
+            tokens[:, 1:].reshape(-1),
+            ignore_index=run.cfg.pad_token,
+        )
+    run.opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(run.model.parameters(), tc.clip)
+    run.opt.step()
+    if run.average is not None:
+        update_average(run.average, run.model, tc.ema_decay, run.state["ema_updates"])
+        run.state["ema_updates"] += 1
+    run.state["step"] += 1
+    run.state["samples"] += images.shape[0]
+    return loss.item()
+
+
+def validate_and_export(run: Run) -> dict[str, float]:
+    """Score the validation examples; a new best goes to ``RUN/best`` as a model directory."""
+    metrics = validate(run.scored, run.cfg, run.tokenizer, run.val_examples, run.dev)
+    run.model.train()
+    if metrics["bleu"] > run.state["best"]:
+        run.state["best"] = metrics["bleu"]
+        export_model(run.scored, run.cfg, run.tc.tokenizer_path, run.out / "best", run.tc.half_weights)
+    log.info("step %d: %s", run.state["step"], metrics)
+    return metrics
+
+
+class RunLog:
+    """``RUN/log.csv``: a row every ``log_every`` steps and at each validation, with the mean loss since
+    the last row."""
+
+    def __init__(self, path: Path) -> None:
+        new = not path.exists()
+        self.file = path.open("a", newline="")
+        self.writer = csv.writer(self.file)
+        if new:
+            self.writer.writerow(LOG_COLUMNS)
+        self.loss, self.n = 0.0, 0
+
+    def add(self, loss: float) -> None:
+        self.loss, self.n = self.loss + loss, self.n + 1
+
+    @property
+    def mean(self) -> float:
+        return self.loss / max(self.n, 1)
+
+    def row(self, seconds: float, state: dict[str, Any], lr: float, metrics: dict[str, float]) -> None:
+        scores = (f"{metrics[k]:.4f}" if k in metrics else "" for k in METRIC_COLUMNS)
+        self.writer.writerow(
+            [
+                round(seconds, 1),
+                state["step"],
+                state["epoch"],
+                state["samples"],
+                f"{lr:.3g}",
+                f"{self.mean:.4f}",
+                *scores,
+            ]
+        )
+        self.file.flush()
+        self.loss, self.n = 0.0, 0
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def train(
     config_path: str | Path,
     data_dirs: list[str | Path],
@@ -218,106 +407,20 @@ def train(
     ignored when ``out/last.pt`` exists. ``overrides``: training settings replacing the config's.
     ``max_epochs``: stop after that many passes over the data (benchmarks time one whole pass).
     """
-    cfg, tc = read_config(config_path, overrides)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
-    torch.manual_seed(tc.seed)
-    torch.set_flush_denormal(True)  # Adam's tiny second moments turn denormal and crawl on x86
-    tok_path = tc.tokenizer_path
-    tokenizer = Tokenizer(tok_path, pad=cfg.pad_token, bos=cfg.bos_token, eos=cfg.eos_token)
-    if tokenizer.vocab_size > cfg.num_tokens:
-        raise ModelError(
-            f"num_tokens ({cfg.num_tokens}) is smaller than the tokenizer's {tokenizer.vocab_size}."
-        )
-    loaded: set[Path] = set()  # shards written while a run goes on join it at the next epoch
-    examples = load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded)
-    if not examples:
-        raise ModelError(f"No usable training examples in {', '.join(map(str, data_dirs))}.")
-    val_examples = load_examples([val_dir], tokenizer, cfg.max_seq_len)[: tc.val_samples] if val_dir else []
-    log.info("training on %d examples (%d for validation) on %s", len(examples), len(val_examples), dev)
-
-    model = Pix2TexModel(cfg).to(dev)
-    decay = [
-        p for n, p in model.named_parameters() if p.ndim >= 2 and "pos_emb" not in n and "token_emb" not in n
-    ]
-    no_decay = [
-        p
-        for n, p in model.named_parameters()
-        if not (p.ndim >= 2 and "pos_emb" not in n and "token_emb" not in n)
-    ]
-    opt = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": tc.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=tc.lr,
-        fused=True,
-    )
-    state = {
-        "step": 0,
-        "epoch": 0,
-        "consumed": 0,
-        "best": -1.0,
-        "samples": 0,
-        "ema_updates": 0,
-        "seconds": 0.0,
-    }
-    last = out / "last.pt"
-    ckpt = torch.load(last, map_location="cpu", weights_only=True) if last.exists() else None
-    if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
-        opt.load_state_dict(ckpt["optimizer"])
-        state.update({k: ckpt.get(k, v) for k, v in state.items()})
-        log.info("resumed from %s at step %d", last, state["step"])
-    elif init:
-        load_into(model, read_state_dict(Path(init) / "weights.pth"), Path(init) / "weights.pth")
-        log.info("starting from the weights of %s", init)
-    average = copy.deepcopy(model).eval().requires_grad_(False) if tc.ema_decay > 0 else None
-    if average is not None and ckpt is not None and "ema" in ckpt:
-        average.load_state_dict(ckpt["ema"])
-    best_model = average if average is not None else model  # what validation scores and best/ holds
-    bf16 = use_bfloat16(tc.precision, dev)
-    amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
-    if tc.channels_last:
-        model.to(memory_format=torch.channels_last)
-    log.info("precision %s, channels_last %s", "bfloat16" if bf16 else "float32", tc.channels_last)
-
-    def save(path: Path = last) -> None:
-        tmp = path.with_suffix(".tmp")
-        ema = {"ema": average.state_dict()} if average is not None else {}
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), **ema, **state}, tmp)
-        tmp.replace(path)
-
-    log_path = out / "log.csv"
-    new_log = not log_path.exists()
-    log_file = log_path.open("a", newline="")
-    writer = csv.writer(log_file)
-    if new_log:
-        writer.writerow(
-            [
-                "time",
-                "step",
-                "epoch",
-                "samples",
-                "lr",
-                "loss",
-                "bleu",
-                "edit_distance",
-                "token_accuracy",
-                "exact_match",
-            ]
-        )
+    run = build(config_path, data_dirs, out, val_dir, device, overrides)
+    restore(run, init)
+    tc, state = run.tc, run.state
+    csv_log = RunLog(run.out / "log.csv")
     bar = _progress(tc.total_steps, state["step"])
     stable_step = decay_start(tc) if tc.decay_steps > 0 else None  # where a late decay begins
     t0 = last_ckpt = time.monotonic()
     seconds0 = state["seconds"]  # training time of earlier processes of this run
-    running, n_running = 0.0, 0
-    model.train()
+    run.model.train()
     try:
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
-                examples,
-                cfg,
+                run.examples,
+                run.cfg,
                 seed=tc.seed,
                 epoch=state["epoch"],
                 pixel_budget=tc.pixel_budget,
@@ -328,38 +431,17 @@ def train(
                 group_lengths=tc.group_lengths,
             )
             for images, tokens, consumed in prefetch(batches):
-                images, tokens = images.to(dev, non_blocking=True), tokens.to(dev, non_blocking=True)
-                if tc.channels_last:
-                    images = images.contiguous(memory_format=torch.channels_last)
                 state["seconds"] = seconds0 + time.monotonic() - t0
                 if state["step"] == stable_step:
-                    save(out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
+                    run.save(run.out / "stable.pt")  # copy it to RUN/last.pt to go on from before the decay
                 at = schedule_step(state["step"], state["seconds"], tc)
                 lr = learning_rate(at, tc)
-                for group in opt.param_groups:
-                    group["lr"] = lr
-                with amp, training_attention(bf16, dev):
-                    logits = model(images, tokens[:, :-1])  # (B, T-1, V)
-                    loss = F.cross_entropy(
-                        logits.float().reshape(-1, logits.shape[-1]),
-                        tokens[:, 1:].reshape(-1),
-                        ignore_index=cfg.pad_token,
-                    )
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.clip)
-                opt.step()
-                if average is not None:
-                    update_average(average, model, tc.ema_decay, state["ema_updates"])
-                    state["ema_updates"] += 1
-                state["step"] += 1
-                state["samples"] += images.shape[0]
+                loss = step(run, images, tokens, lr)
                 state["consumed"] = consumed
-                running += loss.item()
-                n_running += 1
+                csv_log.add(loss)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix(loss=f"{running / n_running:.3f}", epoch=state["epoch"])
+                    bar.set_postfix(loss=f"{csv_log.mean:.3f}", epoch=state["epoch"])
                 out_of_time = max_minutes is not None and time.monotonic() - t0 > max_minutes * 60
                 finished = (
                     max(state["step"], at) >= tc.total_steps
@@ -368,45 +450,27 @@ def train(
                 )
                 metrics: dict[str, float] = {}
                 # the last weights are validated too: after a decay they are often the best
-                if val_examples and (state["step"] % tc.val_every == 0 or finished):
-                    metrics = validate(best_model, cfg, tokenizer, val_examples, dev)
-                    model.train()
-                    if metrics["bleu"] > state["best"]:
-                        state["best"] = metrics["bleu"]
-                        export_model(best_model, cfg, tok_path, out / "best", tc.half_weights)
-                    log.info("step %d: %s", state["step"], metrics)
+                if run.val_examples and (state["step"] % tc.val_every == 0 or finished):
+                    metrics = validate_and_export(run)
                 if metrics or state["step"] % tc.log_every == 0:
-                    writer.writerow(
-                        [
-                            round(time.monotonic() - t0, 1),
-                            state["step"],
-                            state["epoch"],
-                            state["samples"],
-                            f"{lr:.3g}",
-                            f"{running / max(n_running, 1):.4f}",
-                            *(
-                                f"{metrics[k]:.4f}" if k in metrics else ""
-                                for k in ("bleu", "edit_distance", "token_accuracy", "exact_match")
-                            ),
-                        ]
-                    )
-                    log_file.flush()
-                    running, n_running = 0.0, 0
+                    csv_log.row(time.monotonic() - t0, state, lr, metrics)
                 if time.monotonic() - last_ckpt > tc.checkpoint_minutes * 60:
-                    save()
+                    run.save()
                     last_ckpt = time.monotonic()
                 if finished:
-                    save()
-                    return {**state, "loss": loss.item()}
+                    run.save()
+                    return {**state, "loss": loss}
             state["epoch"] += 1
             state["consumed"] = 0
             if max_epochs is not None and state["epoch"] >= max_epochs:
                 break
-            examples.extend(load_examples(list(data_dirs), tokenizer, cfg.max_seq_len, loaded))
+            run.examples.extend(
+                load_examples(list(data_dirs), run.tokenizer, run.cfg.max_seq_len, run.loaded)
+            )
         state["seconds"] = seconds0 + time.monotonic() - t0
-        save()
+        run.save()
         return {**state}
     finally:
-        log_file.close()
+        csv_log.close()
         if bar is not None:
             bar.close()

@@ -10,6 +10,10 @@ M.name = 'texpaste'
 --- Command ids and request methods of docs/protocol.md.
 M.INSERT_FORMULA = 'texpaste.insertFormula'
 M.INSERT_FORMULA_FROM_CLIPBOARD = 'texpaste.insertFormulaFromClipboard'
+M.INSERT_FORMULA_FROM_SCREENSHOT = 'texpaste.insertFormulaFromScreenshot'
+M.REPLACE_WITH_CANDIDATE = 'texpaste.replaceWithCandidate'
+--- The code-action kind of a pasted formula's other candidates.
+M.CANDIDATE_KIND = 'refactor.rewrite.texpaste.candidate'
 M.RECOGNIZE = 'texpaste/recognize'
 M.STATUS = 'texpaste/status'
 
@@ -284,8 +288,9 @@ end
 ---@param timeout_ms integer
 ---@return table? result
 ---@return string? err
-function M.request_sync(client, method, timeout_ms)
-  local response, err = call(client, 'request_sync', method, vim.empty_dict(), timeout_ms, 0)
+function M.request_sync(client, method, timeout_ms, params, buf)
+  local response, err =
+    call(client, 'request_sync', method, params or vim.empty_dict(), timeout_ms, buf or 0)
   if not response then
     return nil, err or 'no answer'
   end

@@ -15,10 +15,10 @@ local M = {}
 ---@field delimiters? texpaste.Delimiters Delimiter styles per language family.
 ---@field cmd? string[] Command that starts the language server (default: lsp/texpaste.lua's).
 ---@field autostart boolean Attach the server to Markdown/TeX buffers when they open.
----@field clipboard 'auto'|'server' Read the clipboard in Neovim ('auto') or let the server read it.
----@field snip_command? string[] Screenshot command; `%f` is replaced by the output PNG path.
+---@field clipboard 'auto'|'server' Accepted for older configurations; the server reads the clipboard.
+---@field snip_command? string[] Screenshot command the server runs; `%f` is the output PNG path.
 ---@field progress boolean Show a "recognising…" marker at the insertion point.
----@field timeout_ms integer Longest a clipboard tool may run.
+---@field timeout_ms integer Accepted for older configurations; unused.
 
 ---@type texpaste.Config
 M.defaults = {
@@ -148,6 +148,7 @@ function M.server_settings(cfg)
     mode = cfg.mode,
     candidates = cfg.candidates,
     delimiters = cfg.delimiters,
+    screenshotCommand = cfg.snip_command,
     -- The plugin shows each failure itself with vim.notify.
     showErrors = false,
   }

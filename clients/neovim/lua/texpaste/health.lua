@@ -1,5 +1,5 @@
 -- :checkhealth texpaste — Neovim version, settings, the `texpaste` executable and its version, the
--- clipboard and screenshot tools, and the daemon/model state.
+-- clipboard and screenshot tools (as the server sees them), and the daemon/model state.
 local M = {}
 
 local health = vim.health
@@ -61,10 +61,9 @@ local function check_config()
   local cfg = config.get()
   health.ok(
     string.format(
-      'mode %s, %d candidates, clipboard %s%s%s',
+      'mode %s, %d candidates%s%s',
       cfg.mode,
       cfg.candidates,
-      cfg.clipboard,
       cfg.model and (', model ' .. cfg.model) or '',
       cfg.device and (', device ' .. cfg.device) or ''
     )
@@ -119,39 +118,40 @@ local function check_server()
   return prefix
 end
 
-local function check_tools()
-  health.start('Clipboard and screenshots')
-  local cfg = require('texpaste.config').get()
-  local clipboard = require('texpaste.clipboard')
-  if cfg.clipboard == 'server' then
-    health.info('clipboard = "server": the language server reads the clipboard itself.')
-  else
-    local tool, why = clipboard.detect()
-    if tool then
-      health.ok(
-        string.format(
-          'Clipboard tool: %s (%s)',
-          tool,
-          vim.fn.exepath(tool == 'powershell' and 'powershell.exe' or tool)
-        )
-      )
-    else
-      health.warn(
-        'No clipboard tool: ' .. why,
-        'Pasting then asks the server to read the clipboard (texpaste.insertFormulaFromClipboard),'
-          .. ' which works only where the server shares a graphical session.'
-      )
-    end
+--- What the server reports (texpaste/status, else `texpaste tools --json`) on the clipboard and
+--- screenshot tools: the server drives them, on this machine.
+---@param prefix string[]?
+local function check_tools(prefix)
+  health.start('Clipboard and screenshots (driven by the language server)')
+  local tools
+  local c = vim.lsp.get_clients({ name = 'texpaste' })[1]
+  if c and c.initialized then
+    local st = require('texpaste.client').request_sync(c, 'texpaste/status', 5000)
+    tools = type(st) == 'table' and st.tools or nil
   end
-  if cfg.snip_command then
-    health.ok('Screenshot command: ' .. table.concat(cfg.snip_command, ' '))
+  if not tools and prefix then
+    local res = run(vim.list_extend(vim.deepcopy(prefix), { 'tools', '--json' }), 10000)
+    local ok, decoded = pcall(vim.json.decode, res and res.code == 0 and res.stdout or '')
+    tools = ok and decoded or nil
+  end
+  if type(tools) ~= 'table' then
+    return health.info('Skipped: the texpaste command does not work.')
+  end
+  local clip, shot = tools.clipboard or {}, tools.screenshot or {}
+  if clip.tool then
+    health.ok(string.format('Clipboard tool: %s (%s)', clip.tool, tostring(clip.path)))
   else
-    local tool, why = require('texpaste.screenshot').detect()
-    if tool then
-      health.ok('Screenshot tool for :TexPaste snip: ' .. tool.name)
-    else
-      health.warn(':TexPaste snip: ' .. why, 'Set `snip_command` in setup() to use another tool.')
-    end
+    health.warn(
+      'No clipboard tool: ' .. tostring(clip.problem),
+      'Paste an image file with require("texpaste").paste({ path = ... }) meanwhile.'
+    )
+  end
+  if shot.tool then
+    health.ok(
+      string.format('Screenshot tool for :TexPaste snip: %s (%s)', shot.tool, tostring(shot.path))
+    )
+  else
+    health.warn(':TexPaste snip: ' .. tostring(shot.problem), 'Set `snip_command` in setup().')
   end
 end
 
@@ -232,7 +232,7 @@ function M.check()
   check_neovim()
   check_config()
   local prefix = check_server()
-  check_tools()
+  check_tools(prefix)
   check_model(prefix)
 end
 

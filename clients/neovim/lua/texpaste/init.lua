@@ -1,8 +1,10 @@
 -- texpaste for Neovim: paste the formula on the clipboard as LaTeX at the cursor.
 --
--- The plugin reads the image (clipboard or region screenshot), sends it to the texpaste language
--- server with `texpaste.insertFormula`, and the server inserts the wrapped LaTeX with
--- workspace/applyEdit. Nothing here waits: every step is a callback.
+-- The language server does the work on this machine: it reads the clipboard
+-- (`texpaste.insertFormulaFromClipboard`) or takes a region screenshot
+-- (`texpaste.insertFormulaFromScreenshot`), or the plugin sends an image file's bytes
+-- (`texpaste.insertFormula`); the server inserts the wrapped LaTeX with workspace/applyEdit and
+-- offers the other candidates as code actions. Nothing here waits: every step is a callback.
 local alternatives = require('texpaste.alternatives')
 local client = require('texpaste.client')
 local config = require('texpaste.config')
@@ -85,25 +87,13 @@ local function editor_mode()
   return 'n'
 end
 
----@alias texpaste.ImageProvider fun(on_image: fun(err: string?, base64: string?, server_clipboard: boolean?))
+--- Gives the image's bytes, or the server command that fetches the image itself.
+---@alias texpaste.ImageProvider fun(on_image: fun(err: string?, base64: string?, command: string?))
 
---- Reads the clipboard (or, with `clipboard = 'server'` or no local tool, lets the server do it).
+--- The server reads the clipboard: it runs on this machine (README, "Editors").
 ---@type texpaste.ImageProvider
 local function from_clipboard(on_image)
-  local cfg = config.get()
-  if cfg.clipboard == 'server' then
-    return on_image(nil, nil, true)
-  end
-  require('texpaste.clipboard').read(function(err, img, kind)
-    if kind == 'no-tool' then
-      -- No local tool (e.g. no graphical session): the server may still reach a clipboard.
-      return on_image(nil, nil, true)
-    end
-    if err then
-      return on_image(err)
-    end
-    on_image(nil, img.base64)
-  end, { timeout = cfg.timeout_ms })
+  on_image(nil, nil, client.INSERT_FORMULA_FROM_CLIPBOARD)
 end
 
 ---@param path string
@@ -222,19 +212,14 @@ local function on_result(ctx, c, err, result)
       vim.log.levels.WARN
     )
   end
-  local candidates = result.candidates
-  if type(candidates) ~= 'table' or #candidates == 0 then
-    candidates = { { latex = result.latex, text = result.text } }
-  end
-  alternatives.remember(buf, sr, sc, er, ec, result.text, candidates)
   place_cursor(ctx, sr, sc, er, ec)
 end
 
 ---@param ctx texpaste.PasteCtx
 ---@param c vim.lsp.Client
 ---@param base64 string?
----@param server_clipboard boolean?
-local function send(ctx, c, base64, server_clipboard)
+---@param command string? a server command that fetches the image itself
+local function send(ctx, c, base64, command)
   local job, buf = ctx.job, ctx.buf
   local span = pending.span(job)
   if not span then
@@ -255,10 +240,8 @@ local function send(ctx, c, base64, server_clipboard)
   if span.end_row then
     args.range = { start = start, ['end'] = position.to_lsp(buf, span.end_row, span.end_col, enc) }
   end
-  local command = client.INSERT_FORMULA
-  if server_clipboard then
-    command = client.INSERT_FORMULA_FROM_CLIPBOARD
-  else
+  if not command then
+    command = client.INSERT_FORMULA
     args.imageBase64 = base64
   end
   if not client.supports(c, command) then
@@ -332,7 +315,7 @@ function M.paste(opts)
     job = job,
     cursor = { cur[1] - 1, cur[2] },
   }
-  provider(function(err, base64, server_clipboard)
+  provider(function(err, base64, command)
     if job.cancelled then
       return pending.finish(job)
     end
@@ -340,7 +323,9 @@ function M.paste(opts)
       pending.finish(job)
       return notify(err)
     end
-    job.message = 'recognising…'
+    if not (command and opts.waiting) then
+      job.message = 'recognising…'
+    end
     client.ensure(buf, function(start_err, c)
       if job.cancelled then
         return pending.finish(job)
@@ -349,27 +334,22 @@ function M.paste(opts)
         pending.finish(job)
         return notify(start_err or 'the language server is not available')
       end
-      send(ctx, c, base64, server_clipboard)
+      send(ctx, c, base64, command)
     end)
   end)
 end
 
---- Takes a region screenshot with the platform's tool and pastes its formula at the cursor.
+--- Has the server take a region screenshot with the platform's tool (or `snip_command`) and
+--- pastes its formula at the cursor.
 ---@param opts? { mode?: string, vim_mode?: 'n'|'i' }
 function M.snip(opts)
   opts = opts or {}
-  local cfg = config.get()
   M.paste({
     mode = opts.mode,
     vim_mode = opts.vim_mode,
     waiting = 'taking a screenshot…',
     provider = function(on_image)
-      require('texpaste.screenshot').capture(function(err, bytes)
-        if err then
-          return on_image(err)
-        end
-        on_image(nil, vim.base64.encode(assert(bytes)))
-      end, { command = cfg.snip_command })
+      on_image(nil, nil, client.INSERT_FORMULA_FROM_SCREENSHOT)
     end,
   })
 end

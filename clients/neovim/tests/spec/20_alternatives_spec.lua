@@ -1,5 +1,5 @@
 -- End to end: `:TexPaste alternatives` replaces the last formula in place, also after edits
--- elsewhere in the buffer.
+-- elsewhere in the buffer (the server's candidate code actions, picked with vim.ui.select).
 local t = require('harness')
 local H = require('helpers')
 
@@ -41,7 +41,7 @@ t.test(
     local edited = c:lines()
 
     c:lua('_G.__pick = 2')
-    c:cmd('TexPaste alternatives')
+    c:alternatives()
     local shown = c:lua('return _G.__select.shown')
     t.eq(#shown, #last.candidates)
     t.match(shown[1], '^%* ', 'current candidate marked')
@@ -53,11 +53,11 @@ t.test(
 
     -- and back to the first one
     c:lua('_G.__pick = 1')
-    c:cmd('TexPaste alternatives')
+    c:alternatives()
     t.eq(c:lines(), edited)
     -- cancelling the picker changes nothing
     c:lua('_G.__pick = nil')
-    c:cmd('TexPaste alternatives')
+    c:alternatives()
     t.eq(c:lines(), edited)
     t.eq(c:notes(), {})
   end,
@@ -70,7 +70,7 @@ t.test(':TexPaste alternatives explains when there is nothing to replace', funct
   c:lua(STUB_SELECT)
   local lines = { 'Nothing pasted yet' }
   c:edit(H.file('none.md', lines))
-  c:cmd('TexPaste alternatives')
+  c:alternatives()
   H.one_error(c, 'No formula was pasted in this buffer yet')
   t.eq(c:lua('return _G.__select'), nil, 'no picker')
 
@@ -78,7 +78,7 @@ t.test(':TexPaste alternatives explains when there is nothing to replace', funct
   c:lua('_G.__notes = {}')
   c:lua("require('texpaste').paste({ path = ..., mode = 'raw' })", H.png)
   c:wait_idle()
-  c:cmd('TexPaste alternatives')
+  c:alternatives()
   local notes = c:notes()
   t.eq(#notes, 1)
   t.match(notes[1].msg, '^texpaste: The last formula has no alternatives')
@@ -99,7 +99,7 @@ t.test(':TexPaste alternatives explains when there is nothing to replace', funct
   )
   local edited = c:lines()
   c:lua('_G.__pick = 2')
-  c:cmd('TexPaste alternatives')
+  c:alternatives()
   H.one_error(c, 'was edited since')
   t.eq(c:lines(), edited)
 end, { timeout = 60000 })

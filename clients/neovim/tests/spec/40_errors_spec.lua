@@ -35,17 +35,13 @@ t.test('error: no image on the X clipboard (text copied)', function()
   c:edit(H.file('noimage.md', lines))
   c:cmd('TexPaste')
   c:wait_idle()
-  t.eq(H.one_error(c), 'texpaste: There is no image on the clipboard.')
+  -- the server read the real X clipboard of the test display and found only text
+  t.eq(H.one_error(c), 'texpaste: No image on the clipboard: copy a screenshot of a formula first.')
   unchanged(c, lines)
-  t.eq(
-    #c:lua("return vim.lsp.get_clients({ name = 'texpaste' })"),
-    0,
-    'the server was not even started'
-  )
 end)
 
-t.test('no clipboard tool here (no graphical session): the server is asked to read it', function()
-  local c = H.child() -- no DISPLAY: neither Neovim nor the server can reach a clipboard
+t.test('no graphical session: the server is asked to read the clipboard and says why it cannot', function()
+  local c = H.child() -- no DISPLAY: the server cannot reach a clipboard
   c:setup()
   local lines = { 'Over SSH: ' }
   c:edit(H.file('ssh.md', lines))

@@ -187,7 +187,12 @@ test('initialize: the two commands, code actions, sync and utf-16', () => {
   const commands = (capabilities.executeCommandProvider as { commands: string[] }).commands;
   assert.deepEqual(
     [...commands].sort(),
-    [Server.insertFormula, Server.insertFormulaFromClipboard].sort(),
+    [
+      Server.insertFormula,
+      Server.insertFormulaFromClipboard,
+      Server.insertFormulaFromScreenshot,
+      Server.replaceWithCandidate,
+    ].sort(),
   );
   assert.ok(capabilities.codeActionProvider, 'codeActionProvider');
   assert.ok(capabilities.textDocumentSync, 'textDocumentSync');

@@ -27,9 +27,13 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
+async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
@@ -178,7 +182,7 @@ test('Choose Another Candidate replaces the formula in place, after an edit abov
     candidates[1]!.text +
     texBefore.slice(texOffset);
   assert.equal(editor.document.getText(), expected);
-  assert.equal(api.lastFormula()?.current, 1);
+  assert.equal((await api.lastFormula())?.current, 1);
 });
 
 test('Ctrl+V → "Paste as LaTeX formula" with a real image on the page clipboard', async () => {
@@ -201,7 +205,11 @@ test('Ctrl+V → "Paste as LaTeX formula" with a real image on the page clipboar
       before.slice(0, offset) + expected.text + before.slice(offset),
     );
     assertWrapped(expected.text, expected.latex, 'markdown');
-    await waitFor('the paste to be tracked', () => api.lastFormula() !== undefined, 5000);
+    await waitFor(
+      'the paste to be tracked',
+      async () => (await api.lastFormula()) !== undefined,
+      5000,
+    );
     await driver('see', { selector: '.statusbar-item', text: 'TeXPaste' });
   } finally {
     await editorConfig.update('pasteAs.preferences', undefined, vscode.ConfigurationTarget.Global);
