@@ -374,7 +374,9 @@ def cmd_tools(args: argparse.Namespace) -> int:
         print(json.dumps(found))
     else:
         for what, info in found.items():
-            print(f"{what}: {info['tool']} ({info['path']})" if "tool" in info else f"{what}: {info['problem']}")
+            print(
+                f"{what}: {info['tool']} ({info['path']})" if "tool" in info else f"{what}: {info['problem']}"
+            )
     return 0
 
 

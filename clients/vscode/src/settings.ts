@@ -28,6 +28,7 @@ export interface TexpasteSettings {
   mode: Mode;
   candidates: number;
   delimiters: Delimiters;
+  keepImageLink: boolean;
 }
 
 /** What the server receives at `initialize` and in `workspace/didChangeConfiguration`. */
@@ -37,6 +38,7 @@ export interface InitializationOptions {
   mode: Mode;
   candidates: number;
   delimiters: Delimiters;
+  keepImageLink: boolean;
   /** The extension shows its own error messages (with "Show Logs"). */
   showErrors: false;
 }
@@ -94,6 +96,7 @@ export function readSettings(get: SettingGetter): TexpasteSettings {
       },
       other: oneOf(get('delimiters.other'), ['raw', 'markdown'], 'raw'),
     },
+    keepImageLink: get('keepImageLink') === true,
   };
 }
 
@@ -121,6 +124,7 @@ export function toInitializationOptions(
     mode: s.mode,
     candidates: s.candidates,
     delimiters: s.delimiters,
+    keepImageLink: s.keepImageLink,
     showErrors: false,
   };
   if (s.model) options.model = substitute(s.model, subs);

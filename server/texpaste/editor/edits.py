@@ -106,6 +106,26 @@ def text_in(doc: TextDocument, span: types.Range) -> str | None:
     return text[DocumentContext._offset(lines, start) : DocumentContext._offset(lines, end)]
 
 
+def position_at(doc: TextDocument, offset: int) -> types.Position:
+    """The LSP position (client units) of a code-point offset of the document's text."""
+    lines = doc.lines
+    line, start = 0, 0
+    for line, text in enumerate(lines):
+        if offset <= start + len(text.rstrip("\r\n")) or line == len(lines) - 1:
+            break
+        start += len(text)
+    else:
+        return types.Position(0, 0)
+    return types.Position(line, doc.position_codec.client_num_units(lines[line][: max(0, offset - start)]))
+
+
+def offset_at(doc: TextDocument, pos: types.Position) -> int:
+    """The code-point offset of an LSP position (client units) in the document's text."""
+    lines = doc.lines
+    server_pos = doc.position_codec.position_from_client_units(lines, types.Position(pos.line, pos.character))
+    return DocumentContext._offset(lines, server_pos)
+
+
 class DocumentContext:
     """The document text around an insertion point, for wrapping (code points, not client units)."""
 
@@ -136,6 +156,23 @@ def end_after_insert(start: types.Position, text: str, codec: Any) -> types.Posi
     if len(parts) == 1:
         return types.Position(start.line, start.character + codec.client_num_units(text))
     return types.Position(start.line + len(parts) - 1, codec.client_num_units(parts[-1]))
+
+
+def workspace_edit(
+    server: Any, uri: str, doc: TextDocument | None, edits: list[types.TextEdit]
+) -> types.WorkspaceEdit:
+    """Edits of one document as a versioned ``TextDocumentEdit``: an editor whose document has moved
+    on since (a formatter ran, the user typed) refuses it instead of editing stale coordinates.
+    Clients without ``documentChanges`` get the plain ``changes`` form."""
+    caps = server.client_capabilities.workspace
+    if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
+        document = types.OptionalVersionedTextDocumentIdentifier(
+            uri=uri, version=doc.version if doc else None
+        )
+        return types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=document, edits=edits)]
+        )
+    return types.WorkspaceEdit(changes={uri: edits})
 
 
 def language_of(uri: str, doc: TextDocument | None) -> str:

@@ -33,16 +33,26 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from texpaste import __version__
-from texpaste.editor.edits import ChangeLog, DocumentContext, end_after_insert, follow_edits, language_of
+from texpaste.editor import conversion
+from texpaste.editor.edits import (
+    ChangeLog,
+    DocumentContext,
+    end_after_insert,
+    follow_edits,
+    language_of,
+    workspace_edit,
+)
 from texpaste.editor.pastes import Paste, PasteLog
 from texpaste.editor.progress import Progress
 from texpaste.editor.protocol import (
     CANDIDATE_KIND,
     CODE_ACTION_TITLE,
+    CONVERT_IMAGES,
     INSERT,
     INSERT_FROM_CLIPBOARD,
     INSERT_FROM_SCREENSHOT,
     RECOGNIZE,
+    REPLACE_IMAGE,
     REPLACE_WITH_CANDIDATE,
     REQUEST_FAILED,
     STATUS,
@@ -167,15 +177,55 @@ class TexpasteServer(LanguageServer):
 
     # -- recognition with progress and cancellation ---------------------------------------------
 
-    async def recognize(self, params: dict[str, Any], title: str = "texpaste") -> dict[str, Any]:
-        """Run one recognition through the backend with ``$/progress``; cancellable both ways."""
-        request = {
+    def request_for(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A recognition request with every choice explicit: the daemon never picks for us."""
+        return {
             **params,
             **(absolute_image_source(params) if "imagePath" in params else {}),
-            "model": choose(self.settings.model).model,  # explicit: the daemon never picks for us
+            "model": choose(self.settings.model).model,
             "device": self.settings.device,
             "candidates": params.get("candidates") or self.settings.candidates,
         }
+
+    async def recognize_files(self, paths: list[Any], title: str) -> list[dict[str, Any] | TexpasteError]:
+        """Recognise several image files under one cancellable progress with a percentage; the
+        daemon batches them. Each result is the recognition or the error for that file."""
+        progress = Progress(self)
+        await progress.begin(title)
+        done = 0
+        slots = asyncio.Semaphore(8)  # within the daemon's per-connection limit; it batches these
+
+        async def one(path: Any) -> dict[str, Any] | TexpasteError:
+            nonlocal done
+            async with slots:
+                try:
+                    return await self.backend.recognize(
+                        self.request_for({"imagePath": str(path)}), lambda *a: None
+                    )
+                except TexpasteError as exc:
+                    return exc
+                finally:
+                    done += 1
+                    progress.report(f"{done} of {len(paths)} images", 100 * done / len(paths))
+
+        task = asyncio.ensure_future(asyncio.gather(*(one(p) for p in paths)))
+        progress.attach(task)
+        msg_id = self.protocol.msg_id
+        if msg_id is not None:
+            self.jobs[msg_id] = task
+        try:
+            return await task
+        except asyncio.CancelledError:
+            task.cancel()
+            raise Cancelled("The conversion was cancelled; nothing was changed.") from None
+        finally:
+            if msg_id is not None and self.jobs.get(msg_id) is task:
+                del self.jobs[msg_id]
+            progress.end()
+
+    async def recognize(self, params: dict[str, Any], title: str = "texpaste") -> dict[str, Any]:
+        """Run one recognition through the backend with ``$/progress``; cancellable both ways."""
+        request = self.request_for(params)
         progress = Progress(self)
         await progress.begin(title)
         task = asyncio.ensure_future(self.backend.recognize(request, progress.report))
@@ -297,19 +347,8 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
 def _edit(
     server: TexpasteServer, uri: str, doc: TextDocument | None, target: types.Range, text: str
 ) -> types.WorkspaceEdit:
-    """The paste as a versioned ``TextDocumentEdit``: an editor whose document has moved on since
-    (a formatter ran, the user typed) refuses it instead of inserting at stale coordinates. Clients
-    without ``documentChanges`` get the plain ``changes`` form."""
-    edits = [types.TextEdit(range=target, new_text=text)]
-    caps = server.client_capabilities.workspace
-    if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
-        document = types.OptionalVersionedTextDocumentIdentifier(
-            uri=uri, version=doc.version if doc else None
-        )
-        return types.WorkspaceEdit(
-            document_changes=[types.TextDocumentEdit(text_document=document, edits=edits)]
-        )
-    return types.WorkspaceEdit(changes={uri: edits})
+    """The paste as a versioned ``TextDocumentEdit`` (:func:`~texpaste.editor.edits.workspace_edit`)."""
+    return workspace_edit(server, uri, doc, [types.TextEdit(range=target, new_text=text)])
 
 
 def _with_current(
@@ -517,9 +556,11 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
             greys = bool(caps and caps.code_action and caps.code_action.disabled_support)
             for paste in pastes[:1] or ([last] if last else []):
                 actions += _candidate_actions(ls, paste, show_current=picker or greys)
-        if ctx.trigger_kind == types.CodeActionTriggerKind.Automatic:
-            return actions
-        if only and not any(_within(types.CodeActionKind.RefactorRewrite.value, k) for k in only):
+        rewrite = not only or any(_within(types.CodeActionKind.RefactorRewrite.value, k) for k in only)
+        invoked = ctx.trigger_kind != types.CodeActionTriggerKind.Automatic
+        if rewrite and doc is not None:
+            actions += conversion.code_actions(ls, doc, params.range, invoked)
+        if not invoked or not rewrite:
             return actions
         language = language_of(uri, doc)
         if language_family(language) == "other":
@@ -561,6 +602,16 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     @guarded
     async def replace_with_candidate(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return await _replace_with_candidate(ls, args)
+
+    @server.command(REPLACE_IMAGE)
+    @guarded
+    async def replace_image_with_latex(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await conversion.replace_image(ls, args)
+
+    @server.command(CONVERT_IMAGES)
+    @guarded
+    async def convert_all_images(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await conversion.convert_all(ls, args)
 
     @server.feature(RECOGNIZE)
     @guarded

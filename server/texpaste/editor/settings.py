@@ -29,6 +29,8 @@ class Settings:
         default_factory=WrapOptions, metadata={"key": "delimiters", "convert": WrapOptions.from_dict}
     )
     show_errors: bool = field(default=True, metadata={"key": "showErrors"})
+    # converting an image link keeps the link in a comment beside the formula
+    keep_image_link: bool = field(default=False, metadata={"key": "keepImageLink"})
     # overrides the detected region screenshot tool: a program and its arguments
     screenshot_command: list[str] | None = field(default=None, metadata={"key": "screenshotCommand"})
 

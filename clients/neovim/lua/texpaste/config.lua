@@ -18,6 +18,7 @@ local M = {}
 ---@field clipboard 'auto'|'server' Accepted for older configurations; the server reads the clipboard.
 ---@field snip_command? string[] Screenshot command the server runs; `%f` is the output PNG path.
 ---@field progress boolean Show a "recognising…" marker at the insertion point.
+---@field keep_image_link boolean Converting an image link keeps the link in a comment.
 ---@field timeout_ms integer Accepted for older configurations; unused.
 
 ---@type texpaste.Config
@@ -33,6 +34,7 @@ M.defaults = {
   snip_command = nil,
   progress = true,
   timeout_ms = 5000,
+  keep_image_link = false,
 }
 
 local enums = {
@@ -53,6 +55,7 @@ local types = {
   snip_command = 'table',
   progress = 'boolean',
   timeout_ms = 'number',
+  keep_image_link = 'boolean',
 }
 
 ---@param list any
@@ -149,6 +152,7 @@ function M.server_settings(cfg)
     candidates = cfg.candidates,
     delimiters = cfg.delimiters,
     screenshotCommand = cfg.snip_command,
+    keepImageLink = cfg.keep_image_link,
     -- The plugin shows each failure itself with vim.notify.
     showErrors = false,
   }

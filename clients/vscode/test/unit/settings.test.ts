@@ -25,6 +25,7 @@ test('defaults match package.json and leave model/device to the server', () => {
       tex: { inline: 'paren', display: 'brackets' },
       other: 'raw',
     },
+    keepImageLink: false,
     showErrors: false,
   });
 });
@@ -41,6 +42,7 @@ test('every setting reaches initializationOptions', () => {
       'delimiters.tex.inline': 'dollar',
       'delimiters.tex.display': 'equation*',
       'delimiters.other': 'markdown',
+      keepImageLink: true,
     }),
   );
   assert.deepEqual(toInitializationOptions(s, subs), {
@@ -53,6 +55,7 @@ test('every setting reaches initializationOptions', () => {
       tex: { inline: 'dollar', display: 'equation*' },
       other: 'markdown',
     },
+    keepImageLink: true,
     showErrors: false,
   });
 });

@@ -249,6 +249,35 @@ test('an image without a formula shows an error and leaves the document unchange
   assert.ok(api.lastError() && api.lastError() !== errorBefore, 'an error was shown');
 });
 
+test('the code action "Replace image with LaTeX" turns an image link into its formula', async () => {
+  writeFileSync(path.join(workspaceDir(), 'eq 1.png'), readFileSync(FORMULA_PNG));
+  const before = 'Euler:\n![identity](eq%201.png "Euler")\nend\n';
+  const editor = await openAt('images.md', before, 'Euler:\n!['.length);
+  const { latex } = await api.request<RecognizeResult>('texpaste/recognize', {
+    imageBase64: FORMULA,
+    languageId: 'markdown',
+  });
+  const at = editor.selection.active;
+  const actions = await vscode.commands.executeCommand<vscode.CodeAction[]>(
+    'vscode.executeCodeActionProvider',
+    editor.document.uri,
+    new vscode.Range(at, at),
+  );
+  const replace = actions.find((a) => a.title === 'Replace image with LaTeX');
+  assert.ok(replace?.command, `actions: ${actions.map((a) => a.title).join(', ')}`);
+  assert.ok(actions.some((a) => a.title === 'Convert all formula images in this document'));
+  await vscode.commands.executeCommand(
+    replace.command.command,
+    ...(replace.command.arguments ?? []),
+  );
+  await waitFor('the link to be replaced', () => !editor.document.getText().includes('!['));
+  const text = editor.document.getText();
+  assert.ok(text.startsWith('Euler:\n') && text.endsWith('\nend\n'), text);
+  const formula = text.slice('Euler:\n'.length, text.length - '\nend\n'.length);
+  assert.equal(assertWrapped(formula, latex, 'markdown'), 'display');
+  assert.ok(existsSync(path.join(workspaceDir(), 'eq 1.png')), 'the image stays on disk');
+});
+
 test('a settings change reaches the server (Markdown inline delimiters → \\(…\\))', async () => {
   const config = vscode.workspace.getConfiguration('texpaste');
   const editor = await openAt('settings.md', 'Inline  here\n', 'Inline '.length);
