@@ -6,7 +6,8 @@
 Writes ``server/texpaste/assets/texpaste-small/`` (config.yaml, float16 weights.pth, tokenizer.json)
 and ``metrics.json`` beside them: the validation metrics on ``--n`` formulas rendered by the project's
 TeX renderer, on ``--n-styles`` formulas per screenshot style (``texpaste eval --styles screenshots``),
-and on the 50 regression formulas that ``tests/test_shipped_model.py`` guards.
+and on the 50 regression formulas that ``tests/test_shipped_model.py`` guards; and the doubt threshold
+(``doubt_threshold`` in config.yaml) calibrated on those validation answers, with how well it flags wrong ones.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 import torch
+import yaml
 
 from texpaste.assets import BUNDLED_MODEL_DIR
 
@@ -48,6 +50,7 @@ def main() -> int:
     args = p.parse_args()
 
     from texpaste.training.evaluate import SCREENSHOT_STYLES, EvalSettings, evaluate, evaluate_styles
+    from texpaste.training.metrics import calibrate_doubt
 
     if args.model is None and not args.metrics_only:
         p.error("give a model directory, or --metrics-only")
@@ -68,12 +71,21 @@ def main() -> int:
     if size > MAX_BYTES:
         sys.exit(f"ship_model: weights are {size / 1e6:.1f} MB, over the 25 MB budget.")
     t = time.perf_counter()
-    val = evaluate(tmp, args.formulas, EvalSettings(n=args.n, threads=args.threads))["metrics"]
+    val_report = evaluate(tmp, args.formulas, EvalSettings(n=args.n, threads=args.threads))
+    val = val_report["metrics"]
     reg = evaluate(tmp, REGRESSION, EvalSettings(n=50, threads=args.threads))["metrics"]
     shots = evaluate_styles(
         tmp, args.formulas, EvalSettings(n=args.n_styles, threads=args.threads), SCREENSHOT_STYLES
     )
+    # Doubtful results: the score threshold that separates exact from wrong answers best, over the TeX
+    # renders and every screenshot style together; the engine flags answers below it.
+    pooled = [*val_report["samples"], *(r for rows in shots["samples"].values() for r in rows)]
+    doubt = calibrate_doubt([r["score"] for r in pooled], [bool(r["exact"]) for r in pooled])
+    config = yaml.safe_load((tmp / "config.yaml").read_text(encoding="utf-8"))
+    config["doubt_threshold"] = doubt["threshold"]
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True), encoding="utf-8")
     metrics = {
+        "doubt": {"sets": "validation + screenshots, greedy", **doubt},
         "validation": {
             "formulas": args.formulas.name,
             "settings": "tex, cm, 120 dpi, greedy, batches of 10, glyph-scale normalisation and runaway guard on",

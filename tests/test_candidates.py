@@ -111,3 +111,74 @@ async def test_a_whole_document_change_forgets_the_pastes(editor):
     assert await actions(editor, uri, 0, 3) != []
     editor.replace_all(uri, editor.docs[uri])  # a formatter: same text, but the server cannot follow
     assert await actions(editor, uri, 0, 3) == []
+
+
+@pytest.fixture(scope="module")
+def unsure_model_dir(tiny_model_dir, tmp_path_factory):
+    """The tiny model with a doubt threshold above every score it can give: all its answers are doubtful."""
+    import shutil
+
+    import yaml
+
+    out = tmp_path_factory.mktemp("unsure") / "unsure-model"
+    shutil.copytree(tiny_model_dir, out)
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    (out / "config.yaml").write_text(yaml.safe_dump({**config, "doubt_threshold": 0.0}))
+    return out
+
+
+async def _wait_for(check, timeout=5.0):
+    import asyncio
+
+    for _ in range(int(timeout / 0.05)):
+        if check():
+            return True
+        await asyncio.sleep(0.05)
+    return check()
+
+
+async def test_a_doubtful_formula_is_marked_until_edited_replaced_or_kept(unsure_model_dir, editor):
+    ed = await start_editor("--model", str(unsure_model_dir))
+    try:
+        uri = ed.open("doubt.md", "a \nb \nc \n", "markdown")
+        pasted = await ed.insert(uri, 0, 2, mode="inline")
+        assert await _wait_for(lambda: len(ed.client.diagnostics.get(uri, [])) == 1)
+        [diag] = ed.client.diagnostics[uri]
+        assert diag.message == "texpaste is unsure of this formula: Choose another candidate"
+        assert diag.severity == types.DiagnosticSeverity.Information and diag.source == "texpaste"
+        assert (diag.range.start.line, diag.range.start.character) == (0, 2)
+        assert diag.range.end.character == pasted.range.end.character
+
+        ed.type(uri, 0, 0, ">> ")  # an edit before it moves the mark with it
+        assert await _wait_for(lambda: ed.client.diagnostics[uri][0].range.start.character == 5)
+        ed.type(uri, 0, 6, "Y")  # an edit inside it: the formula is the user's now
+        assert await _wait_for(lambda: not ed.client.diagnostics.get(uri)), ed.client.diagnostics
+
+        await ed.insert(uri, 1, 2, mode="inline")  # choosing a candidate settles the doubt
+        assert await _wait_for(lambda: len(ed.client.diagnostics[uri]) == 1)
+        other = next(a for a in await actions(ed, uri, 1, 3) if a.disabled is None)
+        await ed.command(other.command.command, **other.command.arguments[0])
+        assert await _wait_for(lambda: not ed.client.diagnostics[uri]), ed.client.diagnostics
+
+        await ed.insert(uri, 2, 2, mode="inline")  # and so does keeping it
+        assert await _wait_for(lambda: len(ed.client.diagnostics[uri]) == 1)
+        params = types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri),
+            range=types.Range(types.Position(2, 3), types.Position(2, 3)),
+            context=types.CodeActionContext(diagnostics=list(ed.client.diagnostics[uri])),
+        )
+        keep = next(
+            a
+            for a in await ed.client.text_document_code_action_async(params)
+            if a.title == "Keep this formula"
+        )
+        assert keep.kind == types.CodeActionKind.QuickFix
+        await ed.command(keep.command.command, **keep.command.arguments[0])
+        assert await _wait_for(lambda: not ed.client.diagnostics[uri]), ed.client.diagnostics
+    finally:
+        await stop_editor(ed)
+
+    # a model without a calibrated threshold marks nothing
+    uri = editor.open("sure.md", "x \n", "markdown")
+    await editor.insert(uri, 0, 2, mode="inline")
+    assert not editor.client.diagnostics.get(uri)

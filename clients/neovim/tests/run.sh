@@ -68,6 +68,8 @@ unset DISPLAY WAYLAND_DISPLAY
 # The tiny random model (seconds); tests never need the official weights or the network.
 export TEXPASTE_TEST_MODEL="$tmp/model"
 "$texpaste_bin" models init "$TEXPASTE_TEST_MODEL" --config "$root/configs/tiny-test.yaml" >/dev/null
+# above every score the random model gives: each paste is marked doubtful (a diagnostic)
+echo "doubt_threshold: 0.0" >> "$TEXPASTE_TEST_MODEL/config.yaml"
 
 export PATH="$(dirname "$texpaste_bin"):$PATH"
 cd "$root"

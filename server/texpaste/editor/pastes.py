@@ -30,6 +30,7 @@ class Paste:
     candidates: list[dict[str, Any]]  # {latex, score, text}: each wrapped for this spot
     current: int = 0
     settled: bool = False
+    doubtful: bool = False  # the model was unsure: marked with a diagnostic until edited or accepted
 
     @property
     def text(self) -> str:
@@ -49,9 +50,10 @@ class PasteLog:
         candidates: list[dict[str, Any]],
         current: int,
         doc: TextDocument | None,
+        doubtful: bool = False,
     ) -> Paste:
         """Remember that ``candidates[current]`` was (or is about to be) put at ``start``-``end``."""
-        paste = Paste(next(self.ids), uri, types.Range(start, end), candidates, current)
+        paste = Paste(next(self.ids), uri, types.Range(start, end), candidates, current, doubtful=doubtful)
         recent = [p for p in self.pastes.get(uri, []) if p.id != paste.id][-(PER_DOCUMENT - 1) :]
         self.pastes[uri] = [*recent, paste]
         self._settle(paste, doc)
@@ -60,6 +62,7 @@ class PasteLog:
     def replaced(self, paste: Paste, index: int, end: types.Position, doc: TextDocument | None) -> None:
         """``paste`` now shows candidate ``index``, ending at ``end`` once the editor applied it."""
         paste.current, paste.range, paste.settled = index, types.Range(paste.range.start, end), False
+        paste.doubtful = False  # the user chose: no longer in doubt
         kept = self.pastes.setdefault(paste.uri, [])
         if paste not in kept:  # the replacement's didChange came first and touched it: mine again
             kept.append(paste)
@@ -96,6 +99,10 @@ class PasteLog:
 
     def get(self, uri: str, paste_id: Any, doc: TextDocument | None) -> Paste | None:
         return next((p for p in self._intact(uri, doc) if p.id == paste_id), None)
+
+    def doubtful(self, uri: str, doc: TextDocument | None) -> list[Paste]:
+        """The intact pastes still marked doubtful (the diagnostics of ``uri``)."""
+        return [p for p in self._intact(uri, doc) if p.doubtful]
 
     def _intact(self, uri: str, doc: TextDocument | None) -> list[Paste]:
         """The settled pastes whose text is still where they are (a check on every use: cheap)."""

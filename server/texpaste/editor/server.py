@@ -45,9 +45,12 @@ from texpaste.editor.edits import (
 from texpaste.editor.pastes import Paste, PasteLog
 from texpaste.editor.progress import Progress
 from texpaste.editor.protocol import (
+    ACCEPT_FORMULA,
     CANDIDATE_KIND,
     CODE_ACTION_TITLE,
     CONVERT_IMAGES,
+    DOUBT_CODE,
+    DOUBT_MESSAGE,
     INSERT,
     INSERT_FROM_CLIPBOARD,
     INSERT_FROM_SCREENSHOT,
@@ -142,9 +145,35 @@ class TexpasteServer(LanguageServer):
         self.jobs: dict[Any, asyncio.Task] = {}
         self.changes = ChangeLog()
         self.pastes = PasteLog()  # what this server pasted, for "Replace with candidate N"
+        self.published: dict[str, list[tuple[int, int, int, int]]] = {}  # doubt diagnostics sent per uri
         self.arrivals: dict[Any, int] = {}  # pending paste request id -> changes.seq when it arrived
         self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
         self.initialized = False  # set by initialize; requests before it are refused (``guarded``)
+
+    def publish_doubts(self, uri: str) -> None:
+        """The diagnostics of ``uri``: one (information) on each pasted formula the model was unsure
+        of, until the user edits it, chooses a candidate or keeps it. Sent only when they change."""
+        doc = self.workspace.text_documents.get(uri)
+        ranges = [p.range for p in self.pastes.doubtful(uri, doc)]
+        key = [(r.start.line, r.start.character, r.end.line, r.end.character) for r in ranges]
+        if self.published.get(uri, []) == key:
+            return
+        self.published[uri] = key
+        diagnostics = [
+            types.Diagnostic(
+                range=r,
+                message=DOUBT_MESSAGE,
+                severity=types.DiagnosticSeverity.Information,
+                source="texpaste",
+                code=DOUBT_CODE,
+            )
+            for r in ranges
+        ]
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri, diagnostics=diagnostics, version=doc.version if doc else None
+            )
+        )
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Failures outside a request (a notification's handler, a message that cannot be read) go to
@@ -329,7 +358,15 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             raise EditConflict(f"{str(exc).rstrip('.')}; the formula was: {offered}", text=offered) from None
         codec = doc.position_codec if doc is not None else server.workspace.position_codec
         end = end_after_insert(target.start, text, codec)
-        server.pastes.record(uri, target.start, end, *_with_current(candidates, result, text), doc=doc)
+        server.pastes.record(
+            uri,
+            target.start,
+            end,
+            *_with_current(candidates, result, text),
+            doc=doc,
+            doubtful=bool(result.get("doubtful")),
+        )
+        server.publish_doubts(uri)
         return {
             "latex": result["latex"],
             "text": text,
@@ -386,8 +423,17 @@ def _one_line(latex: str, limit: int = 60) -> str:
 
 def _candidate_actions(ls: TexpasteServer, paste: Paste, show_current: bool) -> list[types.CodeAction]:
     """One action per other candidate of ``paste``; the one in the document too, disabled, for a
-    picker (or an editor that greys disabled actions) to show it."""
+    picker (or an editor that greys disabled actions) to show it; "Keep this formula" when in doubt."""
     actions = []
+    if paste.doubtful:
+        keep = types.Command(
+            title="Keep this formula",
+            command=ACCEPT_FORMULA,
+            arguments=[{"uri": paste.uri, "paste": paste.id}],
+        )
+        actions.append(
+            types.CodeAction(title="Keep this formula", kind=types.CodeActionKind.QuickFix, command=keep)
+        )
     for i, c in enumerate(paste.candidates):
         title = f"Replace with candidate {i + 1}: {_one_line(c['latex'])}"
         data = {"paste": paste.id, "index": i, "current": paste.current, **c}
@@ -425,6 +471,7 @@ async def _replace_with_candidate(ls: TexpasteServer, args: tuple[Any, ...]) -> 
         raise EditConflict("The editor did not apply the replacement, so the formula was left as it is.")
     end = end_after_insert(target.start, text, doc.position_codec)
     ls.pastes.replaced(paste, index, end, _open_document(ls, uri))
+    ls.publish_doubts(uri)
     return {
         "applied": True,
         "index": index,
@@ -515,10 +562,12 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         doc = _open_document(ls, uri)
         codec = doc.position_codec if doc is not None else ls.workspace.position_codec
         ls.pastes.changed(uri, list(params.content_changes), doc, codec)
+        ls.publish_doubts(uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TexpasteServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.pastes.closed(params.text_document.uri)
+        ls.publish_doubts(params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
@@ -603,6 +652,17 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     async def replace_with_candidate(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return await _replace_with_candidate(ls, args)
 
+    @server.command(ACCEPT_FORMULA)
+    @guarded
+    def accept_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        a = command_arguments(args, ACCEPT_FORMULA)
+        uri = optional_str(a, "uri") or ""
+        paste = ls.pastes.get(uri, a.get("paste"), _open_document(ls, uri))
+        if paste is not None:
+            paste.doubtful = False
+            ls.publish_doubts(uri)
+        return {"accepted": paste is not None}
+
     @server.command(REPLACE_IMAGE)
     @guarded
     async def replace_image_with_latex(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
@@ -632,7 +692,14 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         text, cands = _wrapped(ls, result, language, mode, context)
         if position is not None and doc is not None:  # the editor inserts it (VS Code's paste edit)
             end = end_after_insert(position, text, doc.position_codec)
-            ls.pastes.record(uri, position, end, *_with_current(cands, result, text), doc=doc)
+            ls.pastes.record(
+                uri,
+                position,
+                end,
+                *_with_current(cands, result, text),
+                doc=doc,
+                doubtful=bool(result.get("doubtful")),
+            )
         return {
             "latex": result["latex"],
             "text": text,

@@ -51,12 +51,15 @@ class Recognition:
     latex: str
     candidates: list[Candidate]
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds per stage
+    # the best score is below the model's calibrated ``doubt_threshold`` (None: the model has none)
+    doubtful: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "latex": self.latex,
             "candidates": [{"latex": c.latex, "score": round(c.score, 4)} for c in self.candidates],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "doubtful": self.doubtful,
         }
 
 
@@ -374,4 +377,13 @@ class Recognizer:
             if text not in seen:
                 seen[text] = Candidate(text, h.score)
         cands = list(seen.values())
-        return Recognition(cands[0].latex, cands, dict(timings))
+        threshold = self.doubt_threshold
+        doubtful = None if threshold is None else bool(cands[0].score < threshold)
+        return Recognition(cands[0].latex, cands, dict(timings), doubtful)
+
+    @property
+    def doubt_threshold(self) -> float | None:
+        """The score under which an answer is more likely wrong than right, calibrated on the
+        validation split when the model was shipped (``doubt_threshold`` in its config.yaml)."""
+        value = self.cfg.extra.get("doubt_threshold")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

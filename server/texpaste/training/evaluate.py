@@ -182,6 +182,8 @@ def score(
     tok = pix2tex_tokenizer()
     acc = EvalAccumulator(tok)
     preds: dict[int, str] = {}
+    scores: dict[int, float] = {}  # mean log-probability per token of each prediction
+    exact: dict[int, bool] = {}
     bar = None
     if progress:
         from tqdm import tqdm
@@ -202,6 +204,7 @@ def score(
             )
             texts = [rec.to_text(h[0].tokens) for h in hyps]
             preds.update(zip(batch, texts))
+            scores.update(zip(batch, (h[0].score for h in hyps)))
             p_norm = [normalize_latex(t) for t in texts]
             t_norm = [normalize_latex(samples[i][0]) for i in batch]
             acc.add_batch(
@@ -210,6 +213,7 @@ def score(
                 [tok.encode(t).ids + [2] for t in p_norm],
                 [tok.encode(t).ids + [2] for t in t_norm],
             )
+            exact.update(zip(batch, acc.exact[-len(batch) :], strict=True))
             if bar is not None:
                 bar.update(len(batch))
     seconds = time.perf_counter() - t0
@@ -222,5 +226,14 @@ def score(
         rendered = RENDERERS[s.renderer][0]([preds[i] for i in order], font=s.font, dpi=s.dpi).images
         matches = {i: img is not None and images_match(img, samples[i][1]) for i, img in zip(order, rendered)}
         metrics["render_match"] = sum(bool(m) for m in matches.values()) / max(1, len(matches))
-    rows = [{"truth": samples[i][0], "prediction": preds[i], "render_match": matches[i]} for i in order]
+    rows = [
+        {
+            "truth": samples[i][0],
+            "prediction": preds[i],
+            "score": round(float(scores[i]), 4),
+            "exact": exact.get(i),
+            "render_match": matches[i],
+        }
+        for i in order
+    ]
     return metrics, rows

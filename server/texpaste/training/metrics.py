@@ -357,3 +357,42 @@ class EvalAccumulator:
             "n": len(self.exact),
             "n_batches": len(self.bleus),
         }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Doubtful results: the score below which an answer is more likely wrong than right
+
+
+def calibrate_doubt(scores: Sequence[float], exact: Sequence[bool]) -> dict[str, float | int]:
+    """The threshold on a prediction's score (mean log-probability per token) that best separates exact
+    from wrong answers, and how well flagging ``score < threshold`` as doubtful finds the wrong ones.
+
+    "Best" is Youden's J (recall of wrong answers + recall of exact ones - 1): it does not reward
+    flagging everything when most answers are wrong. Ties go to the lower threshold (fewer flags)."""
+    if len(scores) != len(exact) or not scores:
+        raise ValueError("calibration needs one exact/wrong flag per score")
+    pairs = sorted(zip(scores, exact, strict=True))
+    wrong_total = sum(not e for _, e in pairs)
+    right_total = len(pairs) - wrong_total
+    best = (0.0, pairs[0][0])  # no separation at all: flag nothing
+    flagged_wrong = flagged_right = 0
+    for i, (score, ok) in enumerate(pairs):  # threshold just above pairs[i]: flag 0..i
+        flagged_wrong += not ok
+        flagged_right += ok
+        if i + 1 < len(pairs) and pairs[i + 1][0] == score:
+            continue
+        j = flagged_wrong / max(wrong_total, 1) - flagged_right / max(right_total, 1)
+        if j > best[0] + 1e-12:
+            nxt = pairs[i + 1][0] if i + 1 < len(pairs) else score + 1e-3
+            best = (j, (score + nxt) / 2)
+    threshold = best[1]
+    flagged = [s < threshold for s, _ in pairs]
+    tp = sum(f and not e for f, (_, e) in zip(flagged, pairs, strict=True))
+    n_flagged = sum(flagged)
+    return {
+        "threshold": round(threshold, 4),
+        "precision": tp / n_flagged if n_flagged else 0.0,  # flagged answers that are wrong
+        "recall": tp / wrong_total if wrong_total else 0.0,  # wrong answers that are flagged
+        "flagged": n_flagged / len(pairs),
+        "n": len(pairs),
+    }

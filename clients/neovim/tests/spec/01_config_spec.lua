@@ -40,6 +40,7 @@ t.test('config: setup() settings mirror the server keys', function()
       markdown = { inline = 'paren', display = 'mathFence' },
       tex = { display = 'equation*' },
     },
+    keepImageLink = false,
     showErrors = false,
   })
 end)

@@ -185,6 +185,24 @@ test('Choose Another Candidate replaces the formula in place, after an edit abov
   assert.equal((await api.lastFormula())?.current, 1);
 });
 
+test('a doubtful formula carries an information diagnostic until it is edited', async () => {
+  const editor = await openAt('doubt.md', 'Unsure:  ok\n', 'Unsure: '.length);
+  await xclipImage(FORMULA_PNG);
+  const result = await vscode.commands.executeCommand<InsertFormulaResult | undefined>(
+    'texpaste.pasteFormula',
+  );
+  assert.ok(result?.applied, 'pasted');
+  const uri = editor.document.uri;
+  const doubts = () => vscode.languages.getDiagnostics(uri).filter((d) => d.source === 'texpaste');
+  await waitFor('the diagnostic', () => doubts().length === 1, 10_000);
+  const [diag] = doubts();
+  assert.equal(diag!.message, 'texpaste is unsure of this formula: Choose another candidate');
+  assert.equal(diag!.severity, vscode.DiagnosticSeverity.Information);
+  assert.equal(diag!.range.start.character, 'Unsure: '.length);
+  await editor.edit((b) => b.insert(new vscode.Position(0, 'Unsure: '.length + 1), 'Z'));
+  await waitFor('the diagnostic to clear', () => doubts().length === 0, 10_000);
+});
+
 test('Ctrl+V → "Paste as LaTeX formula" with a real image on the page clipboard', async () => {
   const editor = await openAt('paste.md', 'Inline:  done\n', 'Inline: '.length);
   const before = editor.document.getText();
