@@ -105,3 +105,20 @@ def test_runaway_output_is_stopped_unless_the_guard_is_off(tiny_model_dir):
 def test_small_images_get_a_length_bound(tiny_recognizer):
     guard = tiny_recognizer._guard([(32, 32), (64, 256)])
     assert guard.max_lens.tolist() == [16 + 20, 16 + 20 * 16]
+
+
+def test_an_answer_below_the_models_doubt_threshold_is_flagged(tiny_model_dir, tmp_path, formula_png):
+    import shutil
+
+    import yaml
+
+    from texpaste.engine.recognizer import Recognizer
+
+    assert Recognizer.load(tiny_model_dir, threads=1).recognize(formula_png).doubtful is None  # no threshold
+    unsure = tmp_path / "unsure"
+    shutil.copytree(tiny_model_dir, unsure)
+    config = yaml.safe_load((unsure / "config.yaml").read_text())
+    for threshold, doubtful in ((0.0, True), (-1e9, False)):
+        (unsure / "config.yaml").write_text(yaml.safe_dump({**config, "doubt_threshold": threshold}))
+        result = Recognizer.load(unsure, threads=1).recognize(formula_png)
+        assert result.doubtful is doubtful and result.to_dict()["doubtful"] is doubtful

@@ -283,3 +283,18 @@ def test_accumulator_pix2tex_averaging(tok):
 def test_accumulator_defaults_when_empty():
     s = EvalAccumulator().summary()
     assert (s["bleu"], s["edit_distance"], s["token_accuracy"], s["n"]) == (0.0, 1.0, 0.0, 0)
+
+
+def test_the_doubt_threshold_separates_exact_from_wrong_answers():
+    from texpaste.training.metrics import calibrate_doubt
+
+    scores = [-0.05, -0.1, -0.2, -0.3, -0.9, -1.2, -0.15]
+    exact = [True, True, True, False, False, False, False]
+    d = calibrate_doubt(scores, exact)
+    assert -0.3 < d["threshold"] < -0.2  # flags the three clearly low ones, not the exact ones
+    assert d["precision"] == 1.0 and d["recall"] == 0.75 and d["n"] == 7
+    assert abs(d["flagged"] - 3 / 7) < 1e-9
+    # no separation at all: flag nothing rather than everything
+    assert calibrate_doubt([-0.1, -0.1], [True, False])["flagged"] == 0.0
+    with pytest.raises(ValueError):
+        calibrate_doubt([-0.1], [])

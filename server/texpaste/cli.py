@@ -209,6 +209,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     if args.action == "list":
         for m in store.list_models():
             sys.stdout.write(f"{m['name']:<16} {m['status']:<12} {m['path']}\n    {m['description']}\n")
+        choice, env = store.choose(None), os.environ.get("TEXPASTE_MODEL", "").strip()
+        if env:
+            why = "TEXPASTE_MODEL names it"
+        elif choice.model == store.DEFAULT_MODEL:
+            why = f"the default, {store.DEFAULT_MODEL}, is cached"
+        else:
+            why = f"{store.DEFAULT_MODEL} is not cached: `texpaste models pull {store.DEFAULT_MODEL}` fetches it"
+        sys.stdout.write(f"\nanswering: {choice.model} ({why}; an editor's model setting or --model overrides it)\n")
         return 0
     if args.action == "path":
         sys.stdout.write(f"{store.resolve(args.name, download=False).path}\n")
