@@ -216,7 +216,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             why = f"the default, {store.DEFAULT_MODEL}, is cached"
         else:
             why = f"{store.DEFAULT_MODEL} is not cached: `texpaste models pull {store.DEFAULT_MODEL}` fetches it"
-        sys.stdout.write(f"\nanswering: {choice.model} ({why}; an editor's model setting or --model overrides it)\n")
+        sys.stdout.write(
+            f"\nanswering: {choice.model} ({why}; an editor's model setting or --model overrides it)\n"
+        )
         return 0
     if args.action == "path":
         sys.stdout.write(f"{store.resolve(args.name, download=False).path}\n")

@@ -33,7 +33,7 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from texpaste import __version__
-from texpaste.editor import conversion
+from texpaste.editor import alternatives, conversion
 from texpaste.editor.edits import (
     ChangeLog,
     DocumentContext,
@@ -42,15 +42,13 @@ from texpaste.editor.edits import (
     language_of,
     workspace_edit,
 )
-from texpaste.editor.pastes import Paste, PasteLog
+from texpaste.editor.pastes import PasteLog
 from texpaste.editor.progress import Progress
 from texpaste.editor.protocol import (
     ACCEPT_FORMULA,
     CANDIDATE_KIND,
     CODE_ACTION_TITLE,
     CONVERT_IMAGES,
-    DOUBT_CODE,
-    DOUBT_MESSAGE,
     INSERT,
     INSERT_FROM_CLIPBOARD,
     INSERT_FROM_SCREENSHOT,
@@ -149,31 +147,6 @@ class TexpasteServer(LanguageServer):
         self.arrivals: dict[Any, int] = {}  # pending paste request id -> changes.seq when it arrived
         self.cancelled: set[Any] = set()  # pending paste request ids cancelled before their job started
         self.initialized = False  # set by initialize; requests before it are refused (``guarded``)
-
-    def publish_doubts(self, uri: str) -> None:
-        """The diagnostics of ``uri``: one (information) on each pasted formula the model was unsure
-        of, until the user edits it, chooses a candidate or keeps it. Sent only when they change."""
-        doc = self.workspace.text_documents.get(uri)
-        ranges = [p.range for p in self.pastes.doubtful(uri, doc)]
-        key = [(r.start.line, r.start.character, r.end.line, r.end.character) for r in ranges]
-        if self.published.get(uri, []) == key:
-            return
-        self.published[uri] = key
-        diagnostics = [
-            types.Diagnostic(
-                range=r,
-                message=DOUBT_MESSAGE,
-                severity=types.DiagnosticSeverity.Information,
-                source="texpaste",
-                code=DOUBT_CODE,
-            )
-            for r in ranges
-        ]
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri, diagnostics=diagnostics, version=doc.version if doc else None
-            )
-        )
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         """Failures outside a request (a notification's handler, a message that cannot be read) go to
@@ -362,11 +335,11 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             uri,
             target.start,
             end,
-            *_with_current(candidates, result, text),
+            *alternatives.with_current(candidates, result, text),
             doc=doc,
             doubtful=bool(result.get("doubtful")),
         )
-        server.publish_doubts(uri)
+        alternatives.publish_doubts(server, uri)
         return {
             "latex": result["latex"],
             "text": text,
@@ -388,16 +361,6 @@ def _edit(
     return workspace_edit(server, uri, doc, [types.TextEdit(range=target, new_text=text)])
 
 
-def _with_current(
-    candidates: list[dict[str, Any]], result: dict[str, Any], text: str
-) -> tuple[list[dict[str, Any]], int]:
-    """The candidates and the index of the one whose text was inserted (added when it is none)."""
-    for i, c in enumerate(candidates):
-        if c["text"] == text:
-            return candidates, i
-    return [{"latex": result["latex"], "score": None, "text": text}, *candidates], 0
-
-
 async def _clipboard_image() -> dict[str, Any]:
     import base64
 
@@ -414,70 +377,6 @@ async def _screenshot_image(command: list[str] | None) -> dict[str, Any]:
 
     data = await capture(command)
     return {"imageBase64": base64.b64encode(data).decode("ascii")}
-
-
-def _one_line(latex: str, limit: int = 60) -> str:
-    flat = " ".join(latex.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def _candidate_actions(ls: TexpasteServer, paste: Paste, show_current: bool) -> list[types.CodeAction]:
-    """One action per other candidate of ``paste``; the one in the document too, disabled, for a
-    picker (or an editor that greys disabled actions) to show it; "Keep this formula" when in doubt."""
-    actions = []
-    if paste.doubtful:
-        keep = types.Command(
-            title="Keep this formula",
-            command=ACCEPT_FORMULA,
-            arguments=[{"uri": paste.uri, "paste": paste.id}],
-        )
-        actions.append(
-            types.CodeAction(title="Keep this formula", kind=types.CodeActionKind.QuickFix, command=keep)
-        )
-    for i, c in enumerate(paste.candidates):
-        title = f"Replace with candidate {i + 1}: {_one_line(c['latex'])}"
-        data = {"paste": paste.id, "index": i, "current": paste.current, **c}
-        if i == paste.current:
-            if show_current:
-                reason = types.CodeActionDisabled(reason="This candidate is in the document.")
-                actions.append(types.CodeAction(title=title, kind=CANDIDATE_KIND, disabled=reason, data=data))
-            continue
-        args = {"uri": paste.uri, "paste": paste.id, "index": i}
-        command = types.Command(title=title, command=REPLACE_WITH_CANDIDATE, arguments=[args])
-        actions.append(types.CodeAction(title=title, kind=CANDIDATE_KIND, command=command, data=data))
-    return actions
-
-
-async def _replace_with_candidate(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, Any]:
-    a = command_arguments(args, REPLACE_WITH_CANDIDATE)
-    uri = optional_str(a, "uri")
-    index = a.get("index")
-    if not uri or not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise RequestError(f"{REPLACE_WITH_CANDIDATE} takes {{uri, paste, index}} with a whole number index.")
-    doc = _open_document(ls, uri)
-    paste = ls.pastes.get(uri, a.get("paste"), doc)
-    if paste is None or doc is None:
-        raise EditConflict("The formula was edited since it was pasted, so it was left as it is.")
-    if index >= len(paste.candidates):
-        raise RequestError(f"There is no candidate {index + 1}: the formula has {len(paste.candidates)}.")
-    text = paste.candidates[index]["text"]
-    target = paste.range
-    response = await ls.workspace_apply_edit_async(
-        types.ApplyWorkspaceEditParams(
-            edit=_edit(ls, uri, doc, target, text), label="texpaste: replace formula"
-        )
-    )
-    if not response.applied:
-        raise EditConflict("The editor did not apply the replacement, so the formula was left as it is.")
-    end = end_after_insert(target.start, text, doc.position_codec)
-    ls.pastes.replaced(paste, index, end, _open_document(ls, uri))
-    ls.publish_doubts(uri)
-    return {
-        "applied": True,
-        "index": index,
-        "text": text,
-        "range": {"start": position_json(target.start), "end": position_json(end)},
-    }
 
 
 INTERNAL_ERROR = "texpaste failed unexpectedly; the details are in its log."
@@ -562,12 +461,12 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         doc = _open_document(ls, uri)
         codec = doc.position_codec if doc is not None else ls.workspace.position_codec
         ls.pastes.changed(uri, list(params.content_changes), doc, codec)
-        ls.publish_doubts(uri)
+        alternatives.publish_doubts(ls, uri)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TexpasteServer, params: types.DidCloseTextDocumentParams) -> None:
         ls.pastes.closed(params.text_document.uri)
-        ls.publish_doubts(params.text_document.uri)
+        alternatives.publish_doubts(ls, params.text_document.uri)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     def did_change_configuration(ls: TexpasteServer, params: types.DidChangeConfigurationParams) -> None:
@@ -604,7 +503,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
             caps = ls.client_capabilities.text_document
             greys = bool(caps and caps.code_action and caps.code_action.disabled_support)
             for paste in pastes[:1] or ([last] if last else []):
-                actions += _candidate_actions(ls, paste, show_current=picker or greys)
+                actions += alternatives.code_actions(ls, paste, show_current=picker or greys)
         rewrite = not only or any(_within(types.CodeActionKind.RefactorRewrite.value, k) for k in only)
         invoked = ctx.trigger_kind != types.CodeActionTriggerKind.Automatic
         if rewrite and doc is not None:
@@ -650,18 +549,12 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     @server.command(REPLACE_WITH_CANDIDATE)
     @guarded
     async def replace_with_candidate(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await _replace_with_candidate(ls, args)
+        return await alternatives.replace(ls, args)
 
     @server.command(ACCEPT_FORMULA)
     @guarded
     def accept_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        a = command_arguments(args, ACCEPT_FORMULA)
-        uri = optional_str(a, "uri") or ""
-        paste = ls.pastes.get(uri, a.get("paste"), _open_document(ls, uri))
-        if paste is not None:
-            paste.doubtful = False
-            ls.publish_doubts(uri)
-        return {"accepted": paste is not None}
+        return alternatives.accept(ls, args)
 
     @server.command(REPLACE_IMAGE)
     @guarded
@@ -696,7 +589,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
                 uri,
                 position,
                 end,
-                *_with_current(cands, result, text),
+                *alternatives.with_current(cands, result, text),
                 doc=doc,
                 doubtful=bool(result.get("doubtful")),
             )
