@@ -176,7 +176,9 @@ async def start_editor(
     preset: str = "neovim@v0.11.0",
     options: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    argv: list[str] | None = None,
 ) -> Editor:
+    """The real server (``argv`` replaces ``-m texpaste serve SERVE_ARGS``, e.g. a script that wraps it)."""
     client = make_test_lsp_client()
     editor = Editor(client, "utf-16")
 
@@ -186,7 +188,7 @@ async def start_editor(
 
     _parse_code_actions_correctly(client)
     full_env = {**os.environ, "TEXPASTE_THREADS": "1", **(env or {})}
-    await client.start_io(sys.executable, "-m", "texpaste", "serve", *serve_args, env=full_env)
+    await client.start_io(sys.executable, *(argv or ["-m", "texpaste", "serve", *serve_args]), env=full_env)
     result = await asyncio.wait_for(
         client.initialize_session(
             types.InitializeParams(capabilities=client_capabilities(preset), initialization_options=options)

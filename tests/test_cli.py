@@ -115,10 +115,12 @@ def test_models_list_names_both_models():
     assert "pix2tex" in text and "texpaste-small" in text
 
 
-
 def test_models_list_says_which_model_answers_and_why(tmp_path):
     env = {"TEXPASTE_CACHE_DIR": str(tmp_path), "TEXPASTE_MODEL": ""}
     text = run("models", "list", env=env).stdout.decode()
-    assert "\nanswering: texpaste-small (pix2tex is not cached: `texpaste models pull pix2tex` fetches it;" in text
+    assert (
+        "\nanswering: texpaste-small (pix2tex is not cached: `texpaste models pull pix2tex` fetches it;"
+        in text
+    )
     text = run("models", "list", env={**env, "TEXPASTE_MODEL": "texpaste-small"}).stdout.decode()
     assert "answering: texpaste-small (TEXPASTE_MODEL names it;" in text

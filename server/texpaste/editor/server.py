@@ -33,7 +33,7 @@ from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 from pygls.workspace import TextDocument
 
 from texpaste import __version__
-from texpaste.editor import alternatives, conversion
+from texpaste.editor import alternatives, conversion, offer
 from texpaste.editor.edits import (
     ChangeLog,
     DocumentContext,
@@ -49,6 +49,8 @@ from texpaste.editor.protocol import (
     CANDIDATE_KIND,
     CODE_ACTION_TITLE,
     CONVERT_IMAGES,
+    DECLINE_OFFER,
+    DOWNLOAD_MODEL,
     INSERT,
     INSERT_FROM_CLIPBOARD,
     INSERT_FROM_SCREENSHOT,
@@ -556,6 +558,16 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
     def accept_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
         return alternatives.accept(ls, args)
 
+    @server.command(DOWNLOAD_MODEL)
+    @guarded
+    async def download_model(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return await offer.download(ls, args)
+
+    @server.command(DECLINE_OFFER)
+    @guarded
+    def decline_model_offer(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
+        return offer.decline(ls, args)
+
     @server.command(REPLACE_IMAGE)
     @guarded
     async def replace_image_with_latex(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
@@ -611,7 +623,14 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         from texpaste.editor.tools import report
 
         tools = await asyncio.to_thread(report, ls.settings.screenshot_command)
-        return {**status, "engine": ls.backend.name, "version": __version__, "tools": tools}
+        offered = offer.current_offer(ls)
+        return {
+            **status,
+            "engine": ls.backend.name,
+            "version": __version__,
+            "tools": tools,
+            **({"offer": offered} if offered else {}),
+        }
 
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: TexpasteServer, params: Any = None) -> None:

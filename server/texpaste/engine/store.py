@@ -202,6 +202,44 @@ def pull(name: str, progress: Progress | None = None) -> Path:
     return _ensure(spec, download=True, progress=progress, rehash=True)  # pull trusts no stamp: it repairs
 
 
+def model_offer() -> dict[str, object] | None:
+    """What to offer a user whose default choice fell back to the bundled model: the preferred model
+    and its download size, unless it is cached or the user said "Never" on this machine."""
+    spec = REGISTRY.get(DEFAULT_MODEL)
+    if spec is None or spec.bundled or _default_is_cached() or DEFAULT_MODEL in _declined():
+        return None
+    size = sum(f.size_hint or 0 for f in spec.files if f.local_copy is None)
+    return {
+        "model": spec.name,
+        "description": spec.description,
+        "bytes": size,
+        "megabytes": round(size / 1e6),
+    }
+
+
+def decline_offer(name: str) -> None:
+    """Remember on this machine (beside the cache) that the user does not want ``name`` offered again."""
+    path = _choices_path()
+    declined = sorted({*_declined(), name})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"declined": declined}), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _choices_path() -> Path:
+    return cache_dir().parent / "choices.json"
+
+
+def _declined() -> set[str]:
+    try:
+        data = json.loads(_choices_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    declined = data.get("declined") if isinstance(data, dict) else None
+    return {d for d in declined if isinstance(d, str)} if isinstance(declined, list) else set()
+
+
 def list_models() -> list[dict[str, object]]:
     """The registered models for ``texpaste models list``; cheap (trusts ``.verified`` stamps, never hashes).
 
