@@ -32,6 +32,7 @@ import {
   substitute,
   toInitializationOptions,
 } from './settings';
+import { ModelOfferer } from './offer';
 import type { StatusItem } from './status';
 
 /** Reads the current `texpaste.*` settings from VS Code. */
@@ -75,6 +76,9 @@ export class ServerClient implements vscode.Disposable {
   private settings: TexpasteSettings = currentSettings();
   private poll: NodeJS.Timeout | undefined;
   private disposed = false;
+  private readonly offerer = new ModelOfferer((command, args) =>
+    this.executeCommand(command, args),
+  );
 
   constructor(
     private readonly log: vscode.LogOutputChannel,
@@ -236,6 +240,7 @@ export class ServerClient implements vscode.Disposable {
       // `{}` rather than no params: pygls fails on a custom request without `params`.
       const status = await client.sendRequest<StatusResult>(Server.status, {});
       this.status.fromServer(status);
+      if (status.state !== 'loading') void this.offerer.maybeOffer(status.offer, status.model);
       if (status.state === 'loading' && !this.disposed) {
         this.poll = setTimeout(() => void this.refreshStatus(), 1000);
       }

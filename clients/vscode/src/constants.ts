@@ -14,6 +14,8 @@ export const Server = {
   insertFormulaFromClipboard: 'texpaste.insertFormulaFromClipboard',
   insertFormulaFromScreenshot: 'texpaste.insertFormulaFromScreenshot',
   replaceWithCandidate: 'texpaste.replaceWithCandidate',
+  downloadModel: 'texpaste.downloadModel',
+  declineModelOffer: 'texpaste.declineModelOffer',
   recognize: 'texpaste/recognize',
   status: 'texpaste/status',
 } as const;

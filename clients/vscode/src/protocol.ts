@@ -52,8 +52,17 @@ export interface InsertFormulaResult extends RecognizeResult {
   range: LspRange;
 }
 
+/** What `texpaste/status` offers when the bundled model answers because a better one is not cached. */
+export interface ModelOffer {
+  model: string;
+  description: string;
+  bytes: number;
+  megabytes: number;
+}
+
 /** Result of `texpaste/status`. */
 export interface StatusResult {
+  offer?: ModelOffer;
   state: 'loading' | 'ready' | 'error' | 'idle';
   model?: string;
   device?: string;

@@ -22,6 +22,8 @@ export class StatusItem implements vscode.Disposable {
   private readonly item: vscode.StatusBarItem;
   private readonly subscription: vscode.Disposable;
   private state: ServerState = 'starting';
+  /** The model answering and its device, e.g. `texpaste-small (cpu)`, once the server said. */
+  private model = '';
 
   constructor() {
     this.item = vscode.window.createStatusBarItem(
@@ -43,7 +45,7 @@ export class StatusItem implements vscode.Disposable {
   set(state: ServerState, detail?: string): void {
     this.state = state;
     const look = LOOK[state];
-    this.item.text = `${look.icon} TeXPaste`;
+    this.item.text = `${look.icon} TeXPaste${this.model ? `: ${this.model}` : ''}`;
     this.item.tooltip = `TeXPaste: ${detail ? `${look.tip} ${detail}` : look.tip}`;
     this.item.backgroundColor =
       state === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
@@ -52,6 +54,8 @@ export class StatusItem implements vscode.Disposable {
 
   /** Maps a `texpaste/status` answer onto the item. */
   fromServer(status: StatusResult): void {
+    const name = status.model?.split(/[\\/]/).filter(Boolean).pop();
+    this.model = name ? `${name}${status.device ? ` (${status.device})` : ''}` : '';
     const model = status.model
       ? `(${status.model}${status.device ? ` on ${status.device}` : ''})`
       : '';

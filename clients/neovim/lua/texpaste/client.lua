@@ -12,6 +12,8 @@ M.INSERT_FORMULA = 'texpaste.insertFormula'
 M.INSERT_FORMULA_FROM_CLIPBOARD = 'texpaste.insertFormulaFromClipboard'
 M.INSERT_FORMULA_FROM_SCREENSHOT = 'texpaste.insertFormulaFromScreenshot'
 M.REPLACE_WITH_CANDIDATE = 'texpaste.replaceWithCandidate'
+M.DOWNLOAD_MODEL = 'texpaste.downloadModel'
+M.DECLINE_OFFER = 'texpaste.declineModelOffer'
 --- The code-action kind of a pasted formula's other candidates.
 M.CANDIDATE_KIND = 'refactor.rewrite.texpaste.candidate'
 M.RECOGNIZE = 'texpaste/recognize'

@@ -176,6 +176,17 @@ local function report_status(st)
   if type(st.notice) == 'string' then
     health.info(st.notice)
   end
+  if type(st.offer) == 'table' then
+    health.info(
+      string.format(
+        'The more accurate %s (~%s MB) can be downloaded: the plugin offers it after a paste, or run'
+          .. ' `texpaste models pull %s`.',
+        st.offer.model,
+        tostring(st.offer.megabytes),
+        st.offer.model
+      )
+    )
+  end
   if type(st.daemon) == 'table' then
     health.ok(
       string.format(

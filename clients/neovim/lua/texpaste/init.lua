@@ -159,6 +159,44 @@ local function place_cursor(ctx, sr, sc, er, ec)
   end
 end
 
+local offered = false
+
+--- When the bundled model answered because pix2tex is not cached, offer once per session to
+--- download it (the server fetches and verifies it with progress, and uses it from the next paste);
+--- "Never" is remembered by the server on this machine.
+---@param c vim.lsp.Client
+function M.offer_model(c)
+  if offered then
+    return
+  end
+  offered = true
+  client.request(c, client.STATUS, vim.empty_dict(), nil, function(err, st)
+    local offer = not err and type(st) == 'table' and st.offer
+    if type(offer) ~= 'table' then
+      return
+    end
+    local download = string.format('Download %s (~%d MB)', offer.model, offer.megabytes or 0)
+    vim.ui.select({ download, 'Not now', 'Never' }, {
+      prompt = string.format(
+        'texpaste is using its small bundled model; download the more accurate %s?',
+        offer.model
+      ),
+      kind = 'texpaste.offer',
+    }, function(choice)
+      if choice == download then
+        client.exec(c, client.DOWNLOAD_MODEL, { model = offer.model }, nil, function(dl_err)
+          if dl_err then
+            return notify(dl_err.message or 'the download failed')
+          end
+          notify(offer.model .. ' is ready: texpaste uses it from the next paste', vim.log.levels.INFO)
+        end)
+      elseif choice == 'Never' then
+        client.exec(c, client.DECLINE_OFFER, { model = offer.model }, nil, function() end)
+      end
+    end)
+  end)
+end
+
 ---@param ctx texpaste.PasteCtx
 ---@param c vim.lsp.Client
 ---@param err lsp.ResponseError?
@@ -213,6 +251,7 @@ local function on_result(ctx, c, err, result)
     )
   end
   place_cursor(ctx, sr, sc, er, ec)
+  M.offer_model(c)
 end
 
 ---@param ctx texpaste.PasteCtx
