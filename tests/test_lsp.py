@@ -56,6 +56,11 @@ async def test_capabilities_are_only_commands_code_actions_and_sync(editor):
         "texpaste.insertFormulaFromClipboard",
         "texpaste.insertFormulaFromScreenshot",
         "texpaste.replaceWithCandidate",
+        "texpaste.acceptFormula",
+        "texpaste.replaceImageWithLatex",
+        "texpaste.convertAllImages",
+        "texpaste.downloadModel",
+        "texpaste.declineModelOffer",
     }
     assert list(caps.code_action_provider.code_action_kinds) == ["refactor.rewrite"]
     assert caps.text_document_sync is not None

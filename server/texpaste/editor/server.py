@@ -432,6 +432,22 @@ def guarded(handler: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _command_handler(name: str, run: Callable[[TexpasteServer, tuple[Any, ...]], Any]) -> Callable[..., Any]:
+    """A pygls command handler (``ls, *args``) for ``run(ls, args)``, async when ``run`` is."""
+    target = run.func if isinstance(run, functools.partial) else run
+    if asyncio.iscoroutinefunction(target):
+
+        async def handler(ls: TexpasteServer, *args: Any) -> Any:
+            return await run(ls, args)
+    else:
+
+        def handler(ls: TexpasteServer, *args: Any) -> Any:
+            return run(ls, args)
+
+    handler.__name__ = name.replace(".", "_")
+    return handler
+
+
 def build_server(backend: Backend, defaults: Settings | None = None) -> TexpasteServer:
     server = TexpasteServer(backend)
     server.settings = defaults or Settings()
@@ -533,50 +549,20 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
             ),
         ]
 
-    @server.command(INSERT)
-    @guarded
-    async def insert_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await _insert(ls, args, INSERT)
-
-    @server.command(INSERT_FROM_CLIPBOARD)
-    @guarded
-    async def insert_formula_from_clipboard(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await _insert(ls, args, INSERT_FROM_CLIPBOARD)
-
-    @server.command(INSERT_FROM_SCREENSHOT)
-    @guarded
-    async def insert_formula_from_screenshot(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await _insert(ls, args, INSERT_FROM_SCREENSHOT)
-
-    @server.command(REPLACE_WITH_CANDIDATE)
-    @guarded
-    async def replace_with_candidate(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await alternatives.replace(ls, args)
-
-    @server.command(ACCEPT_FORMULA)
-    @guarded
-    def accept_formula(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return alternatives.accept(ls, args)
-
-    @server.command(DOWNLOAD_MODEL)
-    @guarded
-    async def download_model(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await offer.download(ls, args)
-
-    @server.command(DECLINE_OFFER)
-    @guarded
-    def decline_model_offer(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return offer.decline(ls, args)
-
-    @server.command(REPLACE_IMAGE)
-    @guarded
-    async def replace_image_with_latex(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await conversion.replace_image(ls, args)
-
-    @server.command(CONVERT_IMAGES)
-    @guarded
-    async def convert_all_images(ls: TexpasteServer, *args: Any) -> dict[str, Any]:
-        return await conversion.convert_all(ls, args)
+    # workspace/executeCommand: each command's one argument object goes to the function that owns it
+    commands: dict[str, Callable[[TexpasteServer, tuple[Any, ...]], Any]] = {
+        INSERT: functools.partial(_insert, command=INSERT),
+        INSERT_FROM_CLIPBOARD: functools.partial(_insert, command=INSERT_FROM_CLIPBOARD),
+        INSERT_FROM_SCREENSHOT: functools.partial(_insert, command=INSERT_FROM_SCREENSHOT),
+        REPLACE_WITH_CANDIDATE: alternatives.replace,
+        ACCEPT_FORMULA: alternatives.accept,
+        DOWNLOAD_MODEL: offer.download,
+        DECLINE_OFFER: offer.decline,
+        REPLACE_IMAGE: conversion.replace_image,
+        CONVERT_IMAGES: conversion.convert_all,
+    }
+    for name, run in commands.items():
+        server.command(name)(guarded(_command_handler(name, run)))
 
     @server.feature(RECOGNIZE)
     @guarded

@@ -183,7 +183,7 @@ after(async () => {
   stopDaemon(runtime);
 });
 
-test('initialize: the two commands, code actions, sync and utf-16', () => {
+test('initialize: the commands, code actions, sync and utf-16', () => {
   const commands = (capabilities.executeCommandProvider as { commands: string[] }).commands;
   assert.deepEqual(
     [...commands].sort(),
@@ -192,6 +192,11 @@ test('initialize: the two commands, code actions, sync and utf-16', () => {
       Server.insertFormulaFromClipboard,
       Server.insertFormulaFromScreenshot,
       Server.replaceWithCandidate,
+      'texpaste.acceptFormula',
+      'texpaste.replaceImageWithLatex',
+      'texpaste.convertAllImages',
+      Server.downloadModel,
+      Server.declineModelOffer,
     ].sort(),
   );
   assert.ok(capabilities.codeActionProvider, 'codeActionProvider');
