@@ -173,10 +173,14 @@ async function main(): Promise<number> {
   const config = path.join(E2E, 'code-server.yaml');
   writeFileSync(config, 'auth: none\n');
   // code-server keeps logs and a heartbeat under XDG_DATA_HOME: keep them in .e2e/, not in ~.
+  // A model cache of its own, empty: the bundled model answers and pix2tex is offered (no "Never" kept).
+  const cache = path.join(E2E, 'texpaste-cache');
+  rmSync(cache, { recursive: true, force: true });
   const env = {
     ...process.env,
     XDG_DATA_HOME: path.join(E2E, 'xdg-data'),
     XDG_CONFIG_HOME: path.join(E2E, 'xdg-config'),
+    TEXPASTE_CACHE_DIR: cache,
   };
 
   log(`installing ${path.relative(process.cwd(), vsix)} into code-server`);

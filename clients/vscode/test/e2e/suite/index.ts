@@ -9,7 +9,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { TexpasteApi } from '../../../src/extension';
-import type { InsertFormulaResult, RecognizeResult } from '../../../src/protocol';
+import type { InsertFormulaResult, RecognizeResult, StatusResult } from '../../../src/protocol';
 import { type Family, wrapping } from '../../support/delimiters';
 import { blankPng } from '../../support/png';
 import { repoRoot } from '../../support/server';
@@ -326,6 +326,24 @@ test('TeXPaste: Restart Server starts a fresh server that answers', async () => 
     commands.includes('texpaste.insertFormula'),
     'the new client registered the server commands',
   );
+});
+
+test('with no model setting the bundled model answers, named in the status bar, and pix2tex is offered', async () => {
+  const config = vscode.workspace.getConfiguration('texpaste');
+  const model = config.get<string>('model');
+  await config.update('model', '', vscode.ConfigurationTarget.Workspace); // restarts the server
+  try {
+    await driver('see', {
+      selector: '.notifications-toasts',
+      text: 'Download the more accurate pix2tex model',
+    });
+    const status = await api.request<StatusResult>('texpaste/status', {});
+    assert.equal(status.model, 'texpaste-small');
+    assert.equal(status.offer?.model, 'pix2tex');
+    await driver('see', { selector: '.statusbar-item', text: 'TeXPaste: texpaste-small' });
+  } finally {
+    await config.update('model', model, vscode.ConfigurationTarget.Workspace);
+  }
 });
 
 export function run(): Promise<void> {
