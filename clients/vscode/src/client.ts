@@ -76,9 +76,7 @@ export class ServerClient implements vscode.Disposable {
   private settings: TexpasteSettings = currentSettings();
   private poll: NodeJS.Timeout | undefined;
   private disposed = false;
-  private readonly offerer = new ModelOfferer((command, args) =>
-    this.executeCommand(command, args),
-  );
+  readonly offerer = new ModelOfferer((command, args) => this.executeCommand(command, args));
 
   constructor(
     private readonly log: vscode.LogOutputChannel,
@@ -240,7 +238,9 @@ export class ServerClient implements vscode.Disposable {
       // `{}` rather than no params: pygls fails on a custom request without `params`.
       const status = await client.sendRequest<StatusResult>(Server.status, {});
       this.status.fromServer(status);
-      if (status.state !== 'loading') void this.offerer.maybeOffer(status.offer, status.model);
+      if (status.offer)
+        this.log.info(`${status.offer.model} can be downloaded (${status.model} answers)`);
+      void this.offerer.maybeOffer(status.offer, status.model); // once per window, loaded or not
       if (status.state === 'loading' && !this.disposed) {
         this.poll = setTimeout(() => void this.refreshStatus(), 1000);
       }

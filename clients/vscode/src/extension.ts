@@ -13,6 +13,8 @@ import { StatusItem } from './status';
 export interface TexpasteApi {
   request<R>(method: string, params: unknown): Promise<R>;
   lastError(): string | undefined;
+  /** The model offer shown in this window, if any. */
+  lastOffer(): string | undefined;
   /** The candidates of the formula at the cursor (or the last pasted in the active document), and
    * the index of the one in the document, as the server tracks them. */
   lastFormula(): Promise<{ candidates: { text: string }[]; current: number } | undefined>;
@@ -44,6 +46,7 @@ export function activate(context: vscode.ExtensionContext): TexpasteApi {
   return {
     request: (method, params) => client.request(method, params),
     lastError: getLastError,
+    lastOffer: () => client.offerer.shown,
     lastFormula: () => currentFormula(client),
   };
 }

@@ -30,6 +30,8 @@ export function offerMessage(
 
 export class ModelOfferer {
   private asked = false;
+  /** The text of the offer shown in this window, if any (the end-to-end tests read it). */
+  shown: string | undefined;
 
   constructor(private readonly run: Run) {}
 
@@ -38,6 +40,7 @@ export class ModelOfferer {
     if (!offer || this.asked) return undefined;
     this.asked = true;
     const { text, buttons } = offerMessage(offer, answering);
+    this.shown = text;
     const choice = await vscode.window.showInformationMessage(text, ...buttons);
     if (choice?.startsWith(DOWNLOAD)) {
       try {

@@ -117,6 +117,7 @@ test('package.json declares every setting with the defaults readSettings falls b
     'delimiters.tex.inline': defaults.delimiters.tex.inline,
     'delimiters.tex.display': defaults.delimiters.tex.display,
     'delimiters.other': defaults.delimiters.other,
+    keepImageLink: defaults.keepImageLink,
   };
   assert.deepEqual(
     Object.keys(properties).sort(),

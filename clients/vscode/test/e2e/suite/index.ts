@@ -333,13 +333,11 @@ test('with no model setting the bundled model answers, named in the status bar, 
   const model = config.get<string>('model');
   await config.update('model', '', vscode.ConfigurationTarget.Workspace); // restarts the server
   try {
-    await driver('see', {
-      selector: '.notifications-toasts',
-      text: 'Download the more accurate pix2tex model',
-    });
     const status = await api.request<StatusResult>('texpaste/status', {});
-    assert.equal(status.model, 'texpaste-small');
-    assert.equal(status.offer?.model, 'pix2tex');
+    assert.equal(status.model, 'texpaste-small', JSON.stringify(status));
+    assert.equal(status.offer?.model, 'pix2tex', JSON.stringify(status));
+    await waitFor('the offer', () => api.lastOffer() !== undefined, 10_000);
+    assert.match(api.lastOffer()!, /Download the more accurate pix2tex model \(~\d+ MB\)\?/);
     await driver('see', { selector: '.statusbar-item', text: 'TeXPaste: texpaste-small' });
   } finally {
     await config.update('model', model, vscode.ConfigurationTarget.Workspace);
