@@ -207,30 +207,11 @@ def check_lsp(model: Path, n: int) -> dict:
     )
     lsp = _Lsp(proc)
     uri = "file:///tmp/texpaste-reliability/note.md"
-    lsp.send(
-        {
-            "jsonrpc": "2.0",
-            "id": "init",
-            "method": "initialize",
-            "params": {"capabilities": {"window": {"workDoneProgress": True}}},
-        }
-    )
+    init, *rest = fuzzcases.lsp_opening(uri)
+    lsp.send(init)
     lsp.response("init")
-    lsp.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-    lsp.send(
-        {
-            "jsonrpc": "2.0",
-            "method": "textDocument/didOpen",
-            "params": {
-                "textDocument": {
-                    "uri": uri,
-                    "languageId": "markdown",
-                    "version": 1,
-                    "text": "Some $x$ text\n\n",
-                }
-            },
-        }
-    )
+    for message in rest:
+        lsp.send(message)
     image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
     counts = {
         "requests": n,

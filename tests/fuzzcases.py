@@ -235,6 +235,32 @@ LSP_METHODS = [
 ]
 
 
+def lsp_opening(uri: str) -> list[dict[str, Any]]:
+    """The messages that open a session on one Markdown document: ``initialize`` (id "init"; wait for its
+    answer before the rest), ``initialized`` and ``didOpen``."""
+    return [
+        {
+            "jsonrpc": "2.0",
+            "id": "init",
+            "method": "initialize",
+            "params": {"capabilities": {"window": {"workDoneProgress": True}}},
+        },
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {
+                "textDocument": {
+                    "uri": uri,
+                    "languageId": "markdown",
+                    "version": 1,
+                    "text": "Some $x$ text\n\n",
+                }
+            },
+        },
+    ]
+
+
 def lsp_requests(seed: int, n: int, uri: str, image_b64: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """``n`` JSON-RPC requests (id = case number) for ``texpaste serve`` with random or spoiled params."""
     rng = random.Random(seed)

@@ -161,30 +161,11 @@ def test_hostile_requests_to_the_language_server_each_get_a_clear_answer(tiny_mo
     lsp = _Lsp(proc)
     uri = "file:///tmp/texpaste-fuzz/note.md"
     try:
-        lsp.send(
-            {
-                "jsonrpc": "2.0",
-                "id": "init",
-                "method": "initialize",
-                "params": {"capabilities": {"window": {"workDoneProgress": True}}},
-            }
-        )
+        init, *rest = fuzzcases.lsp_opening(uri)
+        lsp.send(init)
         assert lsp.response("init") is not None
-        lsp.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
-        lsp.send(
-            {
-                "jsonrpc": "2.0",
-                "method": "textDocument/didOpen",
-                "params": {
-                    "textDocument": {
-                        "uri": uri,
-                        "languageId": "markdown",
-                        "version": 1,
-                        "text": "Some $x$ text\n\n",
-                    }
-                },
-            }
-        )
+        for message in rest:
+            lsp.send(message)
         image = fuzzcases.b64((fuzzcases.DATA / "formula.png").read_bytes())
         unanswered, unclear = [], []
         for name, request in fuzzcases.lsp_requests(SEED, 200, uri, image):
