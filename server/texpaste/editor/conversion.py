@@ -66,15 +66,15 @@ def _roots(ls: TexpasteServer) -> list[Path]:
     return list(dict.fromkeys(roots))
 
 
-def links_of(ls: TexpasteServer, doc: TextDocument) -> list[ImageLink]:
+def links_of(doc: TextDocument) -> list[ImageLink]:
     family = language_family(language_of(doc.uri, doc))
     return find_links(doc.source, family) if family in ("markdown", "tex") else []
 
 
-def _locate(ls: TexpasteServer, doc: TextDocument, link: ImageLink) -> Found:
+def _locate(roots: list[Path], doc: TextDocument, link: ImageLink) -> Found:
     path = Path(p) if (p := to_fs_path(doc.uri)) else None
     try:
-        return Found(link, resolve(link, path, _roots(ls), doc.source), None)
+        return Found(link, resolve(link, path, roots, doc.source), None)
     except ImageError as exc:
         return Found(link, None, str(exc))
 
@@ -84,7 +84,7 @@ def code_actions(
 ) -> list[types.CodeAction]:
     """ "Replace image with LaTeX" on a link the range touches, and "Convert all…" beside it (or, when
     asked for explicitly, anywhere in a document with links). Parsing only: nothing is recognised."""
-    links = links_of(ls, doc)
+    links = links_of(doc)
     if not links:
         return []
     start, end = offset_at(doc, where.start), offset_at(doc, where.end)
@@ -150,10 +150,10 @@ async def replace_image(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, 
     a = command_arguments(args, REPLACE_IMAGE)
     doc = _document(ls, optional_str(a, "uri"), REPLACE_IMAGE)
     offset = offset_at(doc, parse_position(a.get("position")))
-    link = next((k for k in links_of(ls, doc) if k.start <= offset <= k.end), None)
+    link = next((k for k in links_of(doc) if k.start <= offset <= k.end), None)
     if link is None:
         raise RequestError("There is no image link at that position.")
-    found = _locate(ls, doc, link)
+    found = _locate(_roots(ls), doc, link)
     if found.path is None:
         raise ImageError(found.problem or "The image was not found.")
     arrived, original = ls.changes.seq, doc.source[link.start : link.end]
@@ -166,7 +166,7 @@ async def replace_image(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, 
     start = offset_at(doc, target.start)
     if doc.source[start : start + len(original)] != original:
         raise EditConflict("The image link was edited while recognising, so nothing was changed.")
-    link = next((k for k in links_of(ls, doc) if k.start == start), link)
+    link = next((k for k in links_of(doc) if k.start == start), link)
     text, formula_at, line_end = _replacement(ls, doc, link, result["latex"])
     response = await ls.workspace_apply_edit_async(
         types.ApplyWorkspaceEditParams(
@@ -192,7 +192,8 @@ async def convert_all(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, An
     """``texpaste.convertAllImages {uri}``: every formula image of the document, in one edit."""
     a = command_arguments(args, CONVERT_IMAGES)
     doc = _document(ls, optional_str(a, "uri"), CONVERT_IMAGES)
-    found = [_locate(ls, doc, link) for link in links_of(ls, doc)]
+    roots = _roots(ls)  # once for all the links
+    found = [_locate(roots, doc, link) for link in links_of(doc)]
     if not found:
         raise RequestError("This document has no image links to convert.")
     arrived, before = ls.changes.seq, doc.source
