@@ -213,19 +213,7 @@ class TexpasteServer(LanguageServer):
                     progress.report(f"{done} of {len(paths)} images", 100 * done / len(paths))
 
         task = asyncio.ensure_future(asyncio.gather(*(one(p) for p in paths)))
-        progress.attach(task)
-        msg_id = self.protocol.msg_id
-        if msg_id is not None:
-            self.jobs[msg_id] = task
-        try:
-            return await task
-        except asyncio.CancelledError:
-            task.cancel()
-            raise Cancelled("The conversion was cancelled; nothing was changed.") from None
-        finally:
-            if msg_id is not None and self.jobs.get(msg_id) is task:
-                del self.jobs[msg_id]
-            progress.end()
+        return await self.run_job(task, progress, "The conversion was cancelled; nothing was changed.")
 
     async def recognize(self, params: dict[str, Any], title: str = "texpaste") -> dict[str, Any]:
         """Run one recognition through the backend with ``$/progress``; cancellable both ways."""
@@ -233,6 +221,11 @@ class TexpasteServer(LanguageServer):
         progress = Progress(self)
         await progress.begin(title)
         task = asyncio.ensure_future(self.backend.recognize(request, progress.report))
+        return await self.run_job(task, progress, "Recognition was cancelled.")
+
+    async def run_job(self, task: asyncio.Future, progress: Progress, cancelled: str) -> Any:
+        """Await ``task`` under ``progress``, registered for ``$/cancelRequest`` of the current
+        request; a cancel from either side ends it with ``Cancelled(cancelled)``."""
         progress.attach(task)
         msg_id = self.protocol.msg_id
         if msg_id is not None:
@@ -249,7 +242,7 @@ class TexpasteServer(LanguageServer):
             current = asyncio.current_task()
             if current is not None and getattr(current, "cancelling", lambda: 0)():
                 raise  # this handler itself was cancelled ($/cancelRequest of a custom request)
-            raise Cancelled("Recognition was cancelled.") from None
+            raise Cancelled(cancelled) from None
         finally:
             if msg_id is not None and self.jobs.get(msg_id) is task:
                 del self.jobs[msg_id]
@@ -265,6 +258,28 @@ def _open_document(server: TexpasteServer, uri: str) -> TextDocument | None:
     document that is not open it reads the file from disk on the event loop (a FIFO would wedge the
     server, ``/dev/zero`` fill its memory); a paste into it simply gets no surrounding context."""
     return server.workspace.text_documents.get(uri)
+
+
+def _record_paste(
+    server: TexpasteServer,
+    uri: str,
+    doc: TextDocument | None,
+    start: types.Position,
+    end: types.Position,
+    result: dict[str, Any],
+    text: str,
+    candidates: list[dict[str, Any]],
+) -> None:
+    """Remember a formula now in the document, for its candidates and its doubt mark."""
+    server.pastes.record(
+        uri,
+        start,
+        end,
+        *alternatives.with_current(candidates, result, text),
+        doc=doc,
+        doubtful=bool(result.get("doubtful")),
+    )
+    alternatives.publish_doubts(server, uri)
 
 
 def _wrapped(
@@ -333,15 +348,7 @@ async def _insert(server: TexpasteServer, args: tuple[Any, ...], command: str) -
             raise EditConflict(f"{str(exc).rstrip('.')}; the formula was: {offered}", text=offered) from None
         codec = doc.position_codec if doc is not None else server.workspace.position_codec
         end = end_after_insert(target.start, text, codec)
-        server.pastes.record(
-            uri,
-            target.start,
-            end,
-            *alternatives.with_current(candidates, result, text),
-            doc=doc,
-            doubtful=bool(result.get("doubtful")),
-        )
-        alternatives.publish_doubts(server, uri)
+        _record_paste(server, uri, doc, target.start, end, result, text, candidates)
         return {
             "latex": result["latex"],
             "text": text,
@@ -583,14 +590,7 @@ def build_server(backend: Backend, defaults: Settings | None = None) -> Texpaste
         text, cands = _wrapped(ls, result, language, mode, context)
         if position is not None and doc is not None:  # the editor inserts it (VS Code's paste edit)
             end = end_after_insert(position, text, doc.position_codec)
-            ls.pastes.record(
-                uri,
-                position,
-                end,
-                *alternatives.with_current(cands, result, text),
-                doc=doc,
-                doubtful=bool(result.get("doubtful")),
-            )
+            _record_paste(ls, uri, doc, position, end, result, text, cands)
         return {
             "latex": result["latex"],
             "text": text,

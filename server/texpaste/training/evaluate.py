@@ -54,6 +54,7 @@ class EvalSettings:
     seed: int = 0
     batch_size: int = 10  # pix2tex eval.py: BLEU is pooled per batch of same-size images
     temperature: float = 0.0
+    candidates: int = 1  # beam width; 1 = greedy. The editors paste the best of 5 (setting 'candidates')
     threads: int | None = None
     max_chars: int = 400
 
@@ -197,7 +198,7 @@ def score(
             hyps = rec.decode(
                 context,
                 mask,
-                candidates=1,
+                candidates=s.candidates,
                 temperature=s.temperature,
                 max_tokens=None,
                 shapes=[arrays[i].shape for i in batch],
