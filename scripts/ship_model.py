@@ -88,7 +88,9 @@ def main() -> int:
         "doubt": {"sets": "validation + screenshots, greedy", **doubt},
         "validation": {
             "formulas": args.formulas.name,
-            "settings": "tex, cm, 120 dpi, greedy, batches of 10, glyph-scale normalisation and runaway guard on",
+            "settings": "tex, cm, 120 dpi, greedy, batches of 10, runaway guard on, glyphs at "
+            + " and ".join(f"{h:g}" for h in config.get("glyph_heights") or [config["glyph_height"]])
+            + " px (the best-scored answer kept)",
             **val,
         },
         "screenshots": {

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from texpaste.engine.recognizer import Recognition, Recognizer
 from texpaste.errors import ImageError, NoFormulaError
+from texpaste.model.generate import Hypothesis
 
 from .conftest import draw_formula
 
@@ -122,3 +125,47 @@ def test_an_answer_below_the_models_doubt_threshold_is_flagged(tiny_model_dir, t
         (unsure / "config.yaml").write_text(yaml.safe_dump({**config, "doubt_threshold": threshold}))
         result = Recognizer.load(unsure, threads=1).recognize(formula_png)
         assert result.doubtful is doubtful and result.to_dict()["doubtful"] is doubtful
+
+
+# -- multi-scale decoding ----------------------------------------------------------------------------
+
+
+def with_heights(rec: Recognizer, *heights: float) -> Recognizer:
+    """The same weights, decoding at ``heights`` (the first one also as the training height)."""
+    cfg = dataclasses.replace(rec.cfg, glyph_height=heights[0], glyph_heights=list(heights))
+    return Recognizer(rec.model, rec.tokenizer, cfg, device=rec.device, name=rec.name)
+
+
+def test_one_input_array_per_glyph_height_and_no_duplicates(tiny_recognizer):
+    img = draw_formula("x^2+y^2=z^2", (200, 40))
+    small, large = with_heights(tiny_recognizer, 8, 16).preprocess_scales(img)
+    assert large.shape[1] > small.shape[1]  # (its height is the 32 px minimum both times)
+    assert len(with_heights(tiny_recognizer, 8, 8).preprocess_scales(img)) == 1
+    assert np.array_equal(with_heights(tiny_recognizer, 8).preprocess_scales(img)[0], small)
+
+
+def test_multi_scale_answer_is_the_best_scored_of_the_single_scales(tiny_recognizer):
+    images = [
+        draw_formula("x^2+y^2=z^2", (200, 40)),
+        draw_formula("a+b", (90, 40)),
+        draw_formula("k", (50, 30)),
+    ]
+    both = with_heights(tiny_recognizer, 8, 16).recognize_many(images)
+    alone = [with_heights(tiny_recognizer, h).recognize_many(images) for h in (8, 16)]
+    for i, result in enumerate(both):
+        best = max((a[i] for a in alone), key=lambda r: r.candidates[0].score)
+        assert (result.latex, result.candidates[0].score) == pytest.approx(
+            (best.latex, best.candidates[0].score)
+        )
+
+
+def test_merging_scales_ranks_finished_answers_first_then_by_score():
+    cut, low, high = Hypothesis([5], -0.01, finished=False), Hypothesis([6], -0.5), Hypothesis([7], -0.2)
+    merged = Recognizer.merge_scales([0, 0, 1, 0], [[cut], [low], [Hypothesis([8], -1.0)], [high]], 2)
+    assert merged[0] == [high, low, cut] and [h.tokens for h in merged[1]] == [[8]]
+
+
+def test_candidates_pooled_over_scales_keep_the_requested_number(tiny_recognizer):
+    result = with_heights(tiny_recognizer, 8, 12, 16).recognize(draw_formula(), candidates=2)
+    assert 1 <= len(result.candidates) <= 2
+    assert len({c.latex for c in result.candidates}) == len(result.candidates)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -259,3 +264,26 @@ def test_an_error_in_the_data_thread_reaches_the_training_loop():
 
     with pytest.raises(OSError, match="disk went away"):
         list(prefetch(broken()))
+
+
+def test_sigterm_stops_training_after_a_step_with_a_checkpoint(shards, tmp_path):
+    """``kill PID`` (or Ctrl+C) of ``texpaste train`` keeps the steps done: the next run resumes there."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "texpaste", "train", "--config", str(TINY_CONFIG), "--data", str(shards)]
+    proc = subprocess.Popen(
+        [*cmd, "--out", str(run), "--max-steps", "100000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TEXPASTE_THREADS": "1"},
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "log.csv").exists() or len(losses(run)) < 2:  # a few logged steps
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else ""
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    record = json.loads(out.splitlines()[-1])
+    assert record["stopped"] is True and 0 < record["step"] < 100000
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == record["step"]

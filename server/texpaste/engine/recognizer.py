@@ -197,14 +197,72 @@ class Recognizer:
         sizes it never saw, then has nothing left to do. With ``rescale=False`` on the
         Recognizer the pixels are pix2tex's own (resizer loop included when ``resize``).
         """
+        return self.preprocess_scales(image, resize)[0]
+
+    def preprocess_scales(self, image: ImageInput, resize: bool = True) -> list[np.ndarray]:
+        """The input arrays to decode for one image: one per glyph height of ``glyph_heights``
+        in the model's config (the first is ``preprocess``'s), or the one array.
+
+        A glyph-size estimate is off by up to a third on some images and a model reads best near,
+        not at, its training size; decoding at two heights and keeping the answer scored highest
+        (``merge_scales``) gains more than any single height (docs/model-card.md, "Multi-scale")."""
         img = imaging.open_image(image)
         max_dims = (self.cfg.max_width, self.cfg.max_height)
         min_dims = (self.cfg.min_width, self.cfg.min_height)
         if self.rescale and self.cfg.glyph_height:
-            return imaging.prepare(img, max_dims, min_dims, glyph_height=self.cfg.glyph_height)
+            heights = self.cfg.glyph_heights or [self.cfg.glyph_height]
+            arrays: list[np.ndarray] = []
+            for h in heights:
+                a = imaging.prepare(img, max_dims, min_dims, glyph_height=h)
+                if not any(a.shape == b.shape and np.array_equal(a, b) for b in arrays):
+                    arrays.append(a)  # a size limit can make two heights give the same pixels
+            return arrays
         if self.resizer is not None and resize:
-            return imaging.resizer_loop(img, self._predict_width, max_dims, min_dims)
-        return imaging.prepare(img, max_dims, min_dims)
+            return [imaging.resizer_loop(img, self._predict_width, max_dims, min_dims)]
+        return [imaging.prepare(img, max_dims, min_dims)]
+
+    def infer(
+        self,
+        inputs: Sequence[list[np.ndarray]],
+        *,
+        candidates: int,
+        temperature: float,
+        max_tokens: int | None,
+        generator: torch.Generator | None = None,
+        seconds: dict[str, float] | None = None,
+    ) -> list[list[Hypothesis]]:
+        """Ranked hypotheses per image from its arrays (``preprocess_scales``), all of them encoded
+        and decoded as one batch; ``seconds`` receives the encoder's and the decoder's time."""
+        owners = [k for k, arrays in enumerate(inputs) for _ in arrays]
+        flat = [a for arrays in inputs for a in arrays]
+        t0 = time.perf_counter()
+        context, mask = self.encode(flat)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize()
+        t1 = time.perf_counter()
+        hyps = self.decode(
+            context,
+            mask,
+            candidates=candidates,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            generator=generator,
+            shapes=[a.shape for a in flat],
+        )
+        if seconds is not None:
+            seconds.update(encoder=t1 - t0, decoder=time.perf_counter() - t1)
+        return self.merge_scales(owners, hyps, len(inputs))
+
+    @staticmethod
+    def merge_scales(
+        owners: Sequence[int], hyps: Sequence[list[Hypothesis]], n: int
+    ) -> list[list[Hypothesis]]:
+        """The hypotheses of each of ``n`` images, pooled over its arrays (``owners[j]`` is the
+        image of ``hyps[j]``) and ranked as decoding ranks them: finished before cut, then by score."""
+        pooled: list[list[Hypothesis]] = [[] for _ in range(n)]
+        for owner, options in zip(owners, hyps, strict=True):
+            pooled[owner].extend(options)
+        return [sorted(p, key=lambda h: (not h.finished, -h.score)) for p in pooled]
 
     @torch.inference_mode()
     def _predict_width(self, array: np.ndarray) -> int:
@@ -332,51 +390,47 @@ class Recognizer:
         with self._lock:
             t0 = time.perf_counter()
             self._resizer_seconds = 0.0
-            arrays: dict[int, np.ndarray] = {}
+            arrays: dict[int, list[np.ndarray]] = {}
             results: list[Recognition | TexpasteError | None] = [None] * len(images)
             for i, image in enumerate(images):
                 try:
-                    arrays[i] = self.preprocess(image, resize=resize)
+                    arrays[i] = self.preprocess_scales(image, resize=resize)
                 except TexpasteError as exc:
                     results[i] = exc
             t1 = time.perf_counter()
             if arrays:
                 order = list(arrays)
-                context, mask = self.encode([arrays[i] for i in order])
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize()
-                t2 = time.perf_counter()
                 generator = None
                 if seed is not None:
                     generator = torch.Generator(device=self.device).manual_seed(seed)
-                hyps = self.decode(
-                    context,
-                    mask,
+                stages: dict[str, float] = {}
+                hyps = self.infer(
+                    [arrays[i] for i in order],
                     candidates=candidates,
                     temperature=temperature,
                     max_tokens=max_tokens,
                     generator=generator,
-                    shapes=[arrays[i].shape for i in order],
+                    seconds=stages,
                 )
                 t3 = time.perf_counter()
                 timings = {
                     "preprocess": (t1 - t0 - self._resizer_seconds) * 1e3,
                     "resizer": self._resizer_seconds * 1e3,
-                    "encoder": (t2 - t1) * 1e3,
-                    "decoder": (t3 - t2) * 1e3,
+                    "encoder": stages["encoder"] * 1e3,
+                    "decoder": stages["decoder"] * 1e3,
                     "total": (t3 - t0) * 1e3,
                 }
                 for i, options in zip(order, hyps):
-                    results[i] = self._result(options, timings)
+                    results[i] = self._result(options, timings, candidates)
             return results  # type: ignore[return-value]
 
-    def _result(self, options: list[Hypothesis], timings: dict[str, float]) -> Recognition:
+    def _result(self, options: list[Hypothesis], timings: dict[str, float], limit: int) -> Recognition:
         seen: dict[str, Candidate] = {}
         for h in options:
             text = self.to_text(h.tokens)
             if text not in seen:
                 seen[text] = Candidate(text, h.score)
-        cands = list(seen.values())
+        cands = list(seen.values())[: max(1, limit)]
         threshold = self.doubt_threshold
         doubtful = None if threshold is None else bool(cands[0].score < threshold)
         return Recognition(cands[0].latex, cands, dict(timings), doubtful)

@@ -57,6 +57,9 @@ class ModelConfig:
     encoder_structure: str = "hybrid"
     # texpaste's own keys (pix2tex's configs lack them; the defaults describe pix2tex's model)
     glyph_height: float = 12.8  # px the glyphs are rescaled to before preprocessing; 0 = never rescale
+    # inference only: decode the image at each of these glyph heights (px) and keep the answer the
+    # model scores highest (engine.recognizer); empty = ``glyph_height`` alone, as in training
+    glyph_heights: list[float] = field(default_factory=list)
     tokens_per_cell: float = 20.0  # length bound: 16 + this many tokens per 32x32 cell of the input; 0 = none
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 

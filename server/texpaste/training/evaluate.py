@@ -173,13 +173,13 @@ def score(
     arrays, keep = {}, []
     for i, (_, img) in enumerate(samples):
         try:
-            arrays[i] = rec.preprocess(img)
+            arrays[i] = rec.preprocess_scales(img)  # one array per glyph height the model decodes at
             keep.append(i)
         except Exception as exc:  # an image our own renderer made should always preprocess
             log.warning("skipping sample %d: %s", i, exc)
     groups: dict[tuple[int, ...], list[int]] = {}
     for i in keep:
-        groups.setdefault(arrays[i].shape, []).append(i)
+        groups.setdefault(arrays[i][0].shape, []).append(i)
     tok = pix2tex_tokenizer()
     acc = EvalAccumulator(tok)
     preds: dict[int, str] = {}
@@ -194,14 +194,11 @@ def score(
     for idx in groups.values():
         for b in range(0, len(idx), s.batch_size):
             batch = idx[b : b + s.batch_size]
-            context, mask = rec.encode([arrays[i] for i in batch])
-            hyps = rec.decode(
-                context,
-                mask,
+            hyps = rec.infer(
+                [arrays[i] for i in batch],
                 candidates=s.candidates,
                 temperature=s.temperature,
                 max_tokens=None,
-                shapes=[arrays[i].shape for i in batch],
             )
             texts = [rec.to_text(h[0].tokens) for h in hyps]
             preds.update(zip(batch, texts))

@@ -14,9 +14,12 @@ import csv
 import logging
 import math
 import shutil
+import signal
 import sys
+import threading
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -388,6 +391,29 @@ class RunLog:
         self.file.close()
 
 
+@contextmanager
+def stop_requests() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM while training ask it to stop after the current step, checkpointed, rather than
+    kill it mid-step: the list gets the signal's number. A second Ctrl+C interrupts at once."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def ask(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        log.warning("stopping after this step (checkpoint in %s); Ctrl+C again to stop at once", "last.pt")
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def train(
     config_path: str | Path,
     data_dirs: list[str | Path],
@@ -406,6 +432,7 @@ def train(
     ``init``: a model directory whose weights start a new run (e.g. continue the shipped model);
     ignored when ``out/last.pt`` exists. ``overrides``: training settings replacing the config's.
     ``max_epochs``: stop after that many passes over the data (benchmarks time one whole pass).
+    SIGINT / SIGTERM end it after the current step with ``RUN/last.pt`` saved (``"stopped"`` in the record).
     """
     run = build(config_path, data_dirs, out, val_dir, device, overrides)
     restore(run, init)
@@ -416,7 +443,7 @@ def train(
     t0 = last_ckpt = time.monotonic()
     seconds0 = state["seconds"]  # training time of earlier processes of this run
     run.model.train()
-    try:
+    with stop_requests() as stop, _closing(csv_log, bar):
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
                 run.examples,
@@ -447,10 +474,11 @@ def train(
                     max(state["step"], at) >= tc.total_steps
                     or (max_steps and state["step"] >= max_steps)
                     or out_of_time
+                    or bool(stop)
                 )
                 metrics: dict[str, float] = {}
                 # the last weights are validated too: after a decay they are often the best
-                if run.val_examples and (state["step"] % tc.val_every == 0 or finished):
+                if run.val_examples and (state["step"] % tc.val_every == 0 or (finished and not stop)):
                     metrics = validate_and_export(run)
                 if metrics or state["step"] % tc.log_every == 0:
                     csv_log.row(time.monotonic() - t0, state, lr, metrics)
@@ -459,7 +487,7 @@ def train(
                     last_ckpt = time.monotonic()
                 if finished:
                     run.save()
-                    return {**state, "loss": loss}
+                    return {**state, "loss": loss, **({"stopped": True} if stop else {})}
             state["epoch"] += 1
             state["consumed"] = 0
             if max_epochs is not None and state["epoch"] >= max_epochs:
@@ -470,6 +498,12 @@ def train(
         state["seconds"] = seconds0 + time.monotonic() - t0
         run.save()
         return {**state}
+
+
+@contextmanager
+def _closing(csv_log: RunLog, bar: Any) -> Iterator[None]:
+    try:
+        yield
     finally:
         csv_log.close()
         if bar is not None:
