@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
+
+from report import emit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 FORMULAS = ROOT.parent / "shared/data/formulas/valid/im2latex100k_validate.txt.gz"
@@ -68,17 +68,13 @@ def main() -> int:
             "ratio": round(med["multi"] / med["single"], 2),
         }
     report = {
-        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
-        "python": sys.version.split()[0],
-        "threads": args.threads,
+        "machine": machine(threads=args.threads),
         "heights": heights,
         "images": len(images),
         "styles": STYLES,
         "results": results,
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
     return 0
 
 

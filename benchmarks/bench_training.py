@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import emit, machine
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "texpaste-small.yaml"
@@ -91,18 +91,11 @@ def main() -> int:
     for r in results:
         r["speedup"] = r["samples_per_second"] / base
     report = {
-        "machine": {
-            "cpu": platform.processor() or platform.machine(),
-            "cores": os.cpu_count(),
-            "native_bf16": cpu_has_native_bf16(),
-            "python": sys.version.split()[0],
-        },
+        "machine": machine(native_bf16=cpu_has_native_bf16()),
         "data": args.data,
         "results": results,
     }
-    print(json.dumps(report, indent=2))
-    if args.out:
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
+    emit(report, args.out)
     return 0
 
 
