@@ -42,7 +42,7 @@ def main() -> int:
     from texpaste.training.evaluate import SCREENSHOT_STYLES, EvalSettings, render_fixed
 
     multi = Recognizer.load("texpaste-small", threads=args.threads)
-    heights = multi.cfg.glyph_heights or [multi.cfg.glyph_height]
+    heights = multi.cfg.decode_heights
     one_cfg = dataclasses.replace(multi.cfg, glyph_heights=[heights[0]])
     single = Recognizer(multi.model, multi.tokenizer, one_cfg, device=multi.device, name="single")
     formulas = read_formulas(args.formulas)

@@ -23,6 +23,7 @@ import torch
 import yaml
 
 from texpaste.assets import BUNDLED_MODEL_DIR
+from texpaste.model.config import ModelConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = BUNDLED_MODEL_DIR
@@ -89,7 +90,7 @@ def main() -> int:
         "validation": {
             "formulas": args.formulas.name,
             "settings": "tex, cm, 120 dpi, greedy, batches of 10, runaway guard on, glyphs at "
-            + " and ".join(f"{h:g}" for h in config.get("glyph_heights") or [config["glyph_height"]])
+            + " and ".join(f"{h:g}" for h in ModelConfig.from_dict(config).decode_heights)
             + " px (the best-scored answer kept)",
             **val,
         },

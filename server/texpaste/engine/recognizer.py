@@ -197,11 +197,13 @@ class Recognizer:
         sizes it never saw, then has nothing left to do. With ``rescale=False`` on the
         Recognizer the pixels are pix2tex's own (resizer loop included when ``resize``).
         """
-        return self.preprocess_scales(image, resize)[0]
+        return self.preprocess_scales(image, resize, first_only=True)[0]
 
-    def preprocess_scales(self, image: ImageInput, resize: bool = True) -> list[np.ndarray]:
-        """The input arrays to decode for one image: one per glyph height of ``glyph_heights``
-        in the model's config (the first is ``preprocess``'s), or the one array.
+    def preprocess_scales(
+        self, image: ImageInput, resize: bool = True, first_only: bool = False
+    ) -> list[np.ndarray]:
+        """The input arrays to decode for one image: one per glyph height of ``decode_heights``
+        (the first is ``preprocess``'s, and all there is with ``first_only``), or the one array.
 
         A glyph-size estimate is off by up to a third on some images and a model reads best near,
         not at, its training size; decoding at two heights and keeping the answer scored highest
@@ -210,7 +212,7 @@ class Recognizer:
         max_dims = (self.cfg.max_width, self.cfg.max_height)
         min_dims = (self.cfg.min_width, self.cfg.min_height)
         if self.rescale and self.cfg.glyph_height:
-            heights = self.cfg.glyph_heights or [self.cfg.glyph_height]
+            heights = self.cfg.decode_heights[:1] if first_only else self.cfg.decode_heights
             arrays: list[np.ndarray] = []
             for h in heights:
                 a = imaging.prepare(img, max_dims, min_dims, glyph_height=h)

@@ -64,6 +64,11 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def decode_heights(self) -> list[float]:
+        """The glyph heights inference decodes at: ``glyph_heights``, else the training height."""
+        return list(self.glyph_heights) or [self.glyph_height]
+
+    @property
     def vit_heads(self) -> int:
         return self.encoder_heads or self.heads
 

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -404,7 +404,7 @@ def stop_requests() -> Iterator[list[int]]:
         if signum == signal.SIGINT and received:
             raise KeyboardInterrupt
         received.append(signum)
-        log.warning("stopping after this step (checkpoint in %s); Ctrl+C again to stop at once", "last.pt")
+        log.warning("stopping after this step with RUN/last.pt saved; Ctrl+C again to stop at once")
 
     previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -443,7 +443,7 @@ def train(
     t0 = last_ckpt = time.monotonic()
     seconds0 = state["seconds"]  # training time of earlier processes of this run
     run.model.train()
-    with stop_requests() as stop, _closing(csv_log, bar):
+    with stop_requests() as stop, closing(csv_log), closing(bar) if bar is not None else nullcontext():
         while state["step"] < tc.total_steps:
             batches = bucketed_batches(
                 run.examples,
@@ -498,13 +498,3 @@ def train(
         state["seconds"] = seconds0 + time.monotonic() - t0
         run.save()
         return {**state}
-
-
-@contextmanager
-def _closing(csv_log: RunLog, bar: Any) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        csv_log.close()
-        if bar is not None:
-            bar.close()
