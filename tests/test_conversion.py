@@ -12,6 +12,7 @@ from lsprotocol import types
 from PIL import Image
 from pygls.exceptions import JsonRpcException
 
+from texpaste.editor import images
 from texpaste.editor.images import ImageLink, find_links, resolve
 from texpaste.editor.wrapping import wrap_for_insert
 from texpaste.errors import ImageError
@@ -77,6 +78,35 @@ def test_files_are_found_where_markdown_and_tex_look(tmp_path):
         resolve(link("fig.pdf"), doc, [])
     with pytest.raises(ImageError, match="was not found next to the document or in the workspace"):
         resolve(link("img/missing.png"), doc, [tmp_path])
+
+
+def test_vault_search_walks_once_skips_hidden_folders_and_prefers_the_nearest(tmp_path, monkeypatch):
+    for folder in ("a/attachments", "b", ".trash", "a/deep/er"):
+        (tmp_path / folder).mkdir(parents=True)
+    for where in ("a/attachments/eq.png", "b/eq.png", ".trash/old.png", "a/deep/er/x.png"):
+        shutil.copy(DATA / "formula.png", tmp_path / where)
+    walks = []
+    real_walk = images.os.walk
+    monkeypatch.setattr(images.os, "walk", lambda root: walks.append(root) or real_walk(root))
+
+    def link(target: str) -> ImageLink:
+        return ImageLink(0, 1, target, "markdown", True)
+
+    vault = images.Vault([tmp_path])
+    assert resolve(link("eq.png"), tmp_path / "a" / "note.md", [tmp_path], vault=vault) == (
+        tmp_path / "a" / "attachments" / "eq.png"
+    )
+    assert resolve(link("eq.png"), tmp_path / "b" / "c" / "note.md", [tmp_path], vault=vault) == (
+        tmp_path / "b" / "eq.png"
+    )
+    assert (
+        resolve(link("x.png"), tmp_path / "note.md", [tmp_path], vault=vault) == tmp_path / "a/deep/er/x.png"
+    )
+    with pytest.raises(ImageError, match="was not found"):
+        resolve(link("old.png"), tmp_path / "note.md", [tmp_path], vault=vault)  # in the trash
+    assert walks == [tmp_path]  # one walk for every lookup
+    monkeypatch.setattr(images, "MAX_VAULT_ENTRIES", 2)
+    assert images.Vault([tmp_path]).find("x.png") is None  # past the budget the walk stops
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ comment beside the formula (Markdown ``<!-- ![](...) -->``, TeX ``% \\includegra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +26,7 @@ from texpaste.editor.edits import (
     position_at,
     workspace_edit,
 )
-from texpaste.editor.images import ImageLink, find_links, resolve
+from texpaste.editor.images import ImageLink, Vault, find_links, resolve
 from texpaste.editor.protocol import (
     CONVERT_IMAGES,
     CONVERT_IMAGES_TITLE,
@@ -66,15 +67,22 @@ def _roots(ls: TexpasteServer) -> list[Path]:
     return list(dict.fromkeys(roots))
 
 
-def links_of(doc: TextDocument) -> list[ImageLink]:
+def links_of(doc: TextDocument) -> tuple[ImageLink, ...]:
     family = language_family(language_of(doc.uri, doc))
-    return find_links(doc.source, family) if family in ("markdown", "tex") else []
+    return _parsed(doc.source, family) if family in ("markdown", "tex") else ()
 
 
-def _locate(roots: list[Path], doc: TextDocument, link: ImageLink) -> Found:
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str, family: str) -> tuple[ImageLink, ...]:
+    """The links of a document text: parsed once per version, however often the editor asks for
+    code actions (on every cursor move in some editors)."""
+    return tuple(find_links(text, family))
+
+
+def _locate(roots: list[Path], doc: TextDocument, link: ImageLink, vault: Vault | None = None) -> Found:
     path = Path(p) if (p := to_fs_path(doc.uri)) else None
     try:
-        return Found(link, resolve(link, path, roots, doc.source), None)
+        return Found(link, resolve(link, path, roots, doc.source, vault), None)
     except ImageError as exc:
         return Found(link, None, str(exc))
 
@@ -192,8 +200,9 @@ async def convert_all(ls: TexpasteServer, args: tuple[Any, ...]) -> dict[str, An
     """``texpaste.convertAllImages {uri}``: every formula image of the document, in one edit."""
     a = command_arguments(args, CONVERT_IMAGES)
     doc = _document(ls, optional_str(a, "uri"), CONVERT_IMAGES)
-    roots = _roots(ls)  # once for all the links
-    found = [_locate(roots, doc, link) for link in links_of(doc)]
+    roots = _roots(ls)
+    vault = Vault(roots)  # one search of the workspace for all the links
+    found = [_locate(roots, doc, link, vault) for link in links_of(doc)]
     if not found:
         raise RequestError("This document has no image links to convert.")
     arrived, before = ls.changes.seq, doc.source

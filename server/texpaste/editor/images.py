@@ -9,14 +9,16 @@ code points of the document text; the server converts them to the client's units
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
 from texpaste.errors import ImageError
 
 RASTER = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+MAX_VAULT_ENTRIES = 200_000  # files and folders one vault search looks at before it gives up
 
 
 @dataclass(frozen=True)
@@ -109,8 +111,11 @@ def graphics_paths(text: str) -> list[str]:
     return [d for m in _GRAPHICSPATH.finditer(text) for d in re.findall(r"\{([^{}]*)\}", m.group(1))]
 
 
-def resolve(link: ImageLink, document: Path | None, roots: list[Path], text: str = "") -> Path:
-    """The image file ``link`` names; ImageError (one sentence) when it is not a local raster image."""
+def resolve(
+    link: ImageLink, document: Path | None, roots: list[Path], text: str = "", vault: Vault | None = None
+) -> Path:
+    """The image file ``link`` names; ImageError (one sentence) when it is not a local raster image.
+    ``vault`` shares one search of the workspace between the links of a document."""
     if link.is_url:
         raise ImageError(f"{link.target} is a web address, not a file on this machine.")
     target = Path(link.target).expanduser()
@@ -136,8 +141,49 @@ def resolve(link: ImageLink, document: Path | None, roots: list[Path], text: str
                 )
             return path
     if link.family == "markdown" and not target.is_absolute() and "/" not in link.target:
-        for root in roots:  # Obsidian-style: the attachment is somewhere in the vault
-            for found in root.rglob(target.name):
-                if found.is_file() and found.suffix.lower() in RASTER:
-                    return found
+        found = (vault or Vault(roots)).find(target.name, document)  # Obsidian-style, by name
+        if found is not None:
+            return found
     raise ImageError(f"{link.target} was not found next to the document or in the workspace.")
+
+
+@dataclass
+class Vault:
+    """The raster images under the workspace folders by file name, for Obsidian's ``![[eq3.png]]``,
+    which names an attachment anywhere in the vault. One walk, made on the first lookup and shared by
+    every link of a request; hidden folders (``.git``, ``.obsidian``, ``.trash``) are not searched,
+    and a walk stops after ``MAX_VAULT_ENTRIES`` entries, so a huge workspace costs a bounded time."""
+
+    roots: list[Path]
+    _index: dict[str, list[Path]] | None = field(default=None, init=False, repr=False)
+
+    def find(self, name: str, document: Path | None = None) -> Path | None:
+        """The image called ``name``; of several, the one nearest the document's folder."""
+        matches = [p for p in self._files().get(name, []) if p.is_file()]
+        if not matches:
+            return None
+        here = document.parent if document is not None else None
+        return min(matches, key=lambda p: (_distance(p.parent, here), len(p.parts), str(p)))
+
+    def _files(self) -> dict[str, list[Path]]:
+        if self._index is None:
+            self._index, budget = {}, MAX_VAULT_ENTRIES
+            for root in self.roots:
+                for folder, dirs, files in os.walk(root):
+                    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                    budget -= len(dirs) + len(files)
+                    for f in files:
+                        if Path(f).suffix.lower() in RASTER:
+                            self._index.setdefault(f, []).append(Path(folder) / f)
+                    if budget <= 0:
+                        return self._index
+        return self._index
+
+
+def _distance(folder: Path, here: Path | None) -> int:
+    """Folder steps between ``folder`` and ``here`` (up to their common ancestor and down)."""
+    if here is None:
+        return 0
+    a, b = folder.parts, here.parts
+    common = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    return len(a) + len(b) - 2 * common
