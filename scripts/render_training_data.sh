@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render the training and validation shards for configs/texpaste-small-screenshots.yaml into DATA_DIR:
-# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 115k images; ~25 minutes
+# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 175k images; ~45 minutes
 # on 2 cores, most of it MathJax). Needs scripts/setup-render.sh (KaTeX, MathJax, Chromium) and TeX.
 #     scripts/render_training_data.sh DATA_DIR [FORMULAS_DIR]
 set -euo pipefail
@@ -19,3 +19,9 @@ R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/pdf-k12" --n 3000 --seed 22 
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display" --n 8000 --seed 31 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline" --n 3000 --seed 32 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display" --n 6000 --seed 41 --renderer mathjax --max-size 1600 400
+# added to the run from step 36,900 (low-resolution Times-like PDF pages) and 38,375 (fresh formulas, new seeds)
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi" --n 10000 --seed 23 --renderer pdf --fonts txfonts mathptmx pxfonts --dpi 66 110
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display2" --n 15000 --seed 71 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display2" --n 12000 --seed 51 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline2" --n 4000 --seed 52 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display2" --n 9000 --seed 61 --renderer mathjax --max-size 1600 400
