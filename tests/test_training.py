@@ -19,10 +19,11 @@ from texpaste.data.build import RenderSettings, render_to_shards
 from texpaste.training.evaluate import EvalSettings, evaluate, images_match
 from texpaste.training.train import (
     TrainConfig,
+    build,
     learning_rate,
+    restore,
     schedule_step,
     train,
-    training_attention,
     update_average,
 )
 
@@ -109,20 +110,52 @@ def test_weight_average_moves_toward_the_model_with_a_ramped_decay():
     assert torch.equal(model.weight, torch.ones(1, 2))
 
 
-def test_bf16_training_on_a_cpu_uses_matrix_product_attention_with_the_same_result():
-    q, k, v = (torch.randn(2, 4, 9, 16, requires_grad=True) for _ in range(3))
-    cpu = torch.device("cpu")
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        fused = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-        with training_attention(True, cpu):
-            plain = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
-    assert "Flash" in type(fused.grad_fn).__name__  # torch's fused CPU kernel (slow backward)
-    assert "Flash" not in type(plain.grad_fn).__name__
-    assert torch.allclose(fused.float(), plain.float(), atol=2e-2)
-    plain.float().sum().backward()
-    assert q.grad is not None and torch.isfinite(q.grad).all()
-    with training_attention(False, cpu):  # float32 keeps the fused kernel
-        assert "Flash" in type(torch.nn.functional.scaled_dot_product_attention(q, k, v).grad_fn).__name__
+def test_matrix_product_attention_computes_the_fused_kernels_result_in_both_parts_of_the_model():
+    from texpaste.model.config import ModelConfig
+    from texpaste.model.network import Pix2TexModel, use_fused_attention
+
+    torch.manual_seed(0)
+    model = Pix2TexModel(ModelConfig.from_yaml(TINY_CONFIG)).eval()
+    images, tokens = torch.randn(2, 1, 64, 128), torch.randint(3, 100, (2, 9))
+    fused = model(images, tokens)
+    use_fused_attention(model, False)
+    plain = model(images, tokens)
+    assert not any(getattr(m, "fused_attn", False) or getattr(m, "fused", False) for m in model.modules())
+    assert torch.allclose(fused, plain, atol=1e-5)  # causal self-attention, cross-attention and the ViT's
+    use_fused_attention(model, True)
+    assert torch.equal(model(images, tokens), fused)
+
+
+def test_bf16_training_on_a_cpu_switches_to_matrix_product_attention(shards, tmp_path, monkeypatch):
+    import texpaste.training.train as training
+
+    for native, fused in ((True, False), (False, True)):
+        monkeypatch.setattr(training, "cpu_has_native_bf16", lambda native=native: native)
+        run = build(TINY_CONFIG, [shards], tmp_path / str(native), overrides={"precision": "auto"})
+        restore(run)
+        assert run.bf16 is native
+        assert all(m.fused is fused for m in run.model.modules() if hasattr(m, "fused"))
+        assert all(m.fused_attn is fused for m in run.model.modules() if hasattr(m, "fused_attn"))
+
+
+def test_the_loss_skips_padding_without_computing_its_logits():
+    from texpaste.model.config import ModelConfig
+    from texpaste.model.network import Pix2TexModel
+
+    torch.manual_seed(0)
+    model = Pix2TexModel(ModelConfig.from_yaml(TINY_CONFIG)).eval()
+    images = torch.randn(3, 1, 64, 128)
+    tokens = torch.tensor([[1, 5, 6, 7, 2], [1, 8, 2, 0, 0], [1, 9, 10, 2, 0]])
+    targets = tokens[:, 1:]
+    real = targets != 0
+    kept = model(images, tokens[:, :-1], real)
+    assert kept.shape == (int(real.sum()), 1175)
+    full = model(images, tokens[:, :-1])  # (B, T, V)
+    assert torch.allclose(kept, full[real], atol=1e-6)
+    padded_loss = torch.nn.functional.cross_entropy(
+        full.reshape(-1, 1175), targets.reshape(-1), ignore_index=0
+    )
+    assert torch.allclose(torch.nn.functional.cross_entropy(kept, targets[real]), padded_loss, atol=1e-6)
 
 
 def test_schedule_warms_up_then_decays():

@@ -22,7 +22,13 @@ from texpaste.model.config import ModelConfig
 
 
 class Attention(nn.Module):
-    """Multi-head attention with bias-free q/k/v and an attention-on-attention (GLU) output."""
+    """Multi-head attention with bias-free q/k/v and an attention-on-attention (GLU) output.
+
+    ``fused`` (the default) runs torch's fused attention kernel; off, the same attention is two
+    matrix products and a softmax, which trains faster in bfloat16 on a CPU
+    (:func:`texpaste.model.network.use_fused_attention`)."""
+
+    fused: bool = True
 
     def __init__(self, dim: int, heads: int, dim_head: int):
         super().__init__()
@@ -48,8 +54,20 @@ class Attention(nn.Module):
         q = self.split_heads(self.to_q(x))  # (B, h, T, dh)
         k = self.split_heads(self.to_k(kv))  # (B, h, S, dh)
         v = self.split_heads(self.to_v(kv))
-        out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (B, h, T, dh)
+        if self.fused:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=causal)  # (B, h, T, dh)
+        else:
+            out = matmul_attention(q, k, v, causal)
         return self.to_out(self.merge_heads(out))  # (B, T, D)
+
+
+def matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, causal: bool) -> torch.Tensor:
+    """softmax(q k^T / sqrt(dh) [+ causal mask]) v for (B, h, T, dh) queries and (B, h, S, dh) keys/values."""
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)  # (B, h, T, S)
+    if causal:  # in place: the product's backward does not need its output
+        T, S = scores.shape[-2:]
+        scores.masked_fill_(torch.ones(T, S, dtype=torch.bool, device=scores.device).triu(1), float("-inf"))
+    return scores.softmax(dim=-1) @ v  # (B, h, T, dh)
 
 
 class GEGLU(nn.Module):
@@ -122,9 +140,13 @@ class DecoderNet(nn.Module):
         positions = torch.arange(offset, offset + T, device=tokens.device)
         return self.token_emb(tokens) + self.pos_emb.emb(positions)  # (B, T, D)
 
-    def forward(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        x = self.attn_layers(self.embed(tokens), context)
-        return self.to_logits(self.norm(x))  # (B, T, V)
+    def forward(
+        self, tokens: torch.Tensor, context: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        x = self.attn_layers(self.embed(tokens), context)  # (B, T, D)
+        if keep is not None:  # training: no logits for padding (a quarter of the positions)
+            x = x[keep]  # (N, D)
+        return self.to_logits(self.norm(x))  # (B, T, V) or (N, V)
 
 
 @dataclass
@@ -187,9 +209,12 @@ class Decoder(nn.Module):
         self.net = DecoderNet(cfg)
         self._step_weights: tuple[tuple, StepWeights] | None = None
 
-    def forward(self, tokens: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """Teacher-forced logits (B, T, V) for tokens (B, T) given encoder output (B, S, D)."""
-        return self.net(tokens, context)
+    def forward(
+        self, tokens: torch.Tensor, context: torch.Tensor, keep: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Teacher-forced logits (B, T, V) for tokens (B, T) given encoder output (B, S, D); only
+        the positions ``keep`` (B, T) marks, (N, V), when given."""
+        return self.net(tokens, context, keep)
 
     @torch.no_grad()
     def step_weights(self) -> StepWeights:
