@@ -204,6 +204,18 @@ def test_eval_reports_pix2tex_metrics_and_render_match(tiny_model_dir, tmp_path)
     assert json.loads((tmp_path / "r.json").read_text())["metrics"]["n"] == 6
 
 
+def test_eval_can_score_the_best_of_a_beam_search_like_the_editors_paste(tiny_model_dir, tmp_path, capsys):
+    formulas = tmp_path / "f.txt"
+    formulas.write_text("\n".join(FORMULAS[:4]) + "\n")
+    args = ["eval", str(tiny_model_dir), "--formulas", str(formulas), "--n", "4", "--threads", "1"]
+    assert main([*args, "--candidates", "3", "--out", str(tmp_path / "r.json")]) == 0
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["settings"]["candidates"] == 3 and report["metrics"]["n"] == 4
+    capsys.readouterr()
+    assert main([*args, "--candidates", "0"]) == 2
+    assert "candidates must be a whole number" in capsys.readouterr().err
+
+
 def test_render_match_compares_ink_not_margins():
     from texpaste.data.tex import render_tex
 

@@ -279,8 +279,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from texpaste.limits import check_decode_options
     from texpaste.training.evaluate import SCREENSHOT_STYLES, EvalSettings, evaluate, evaluate_styles
 
+    try:
+        check_decode_options(args.candidates, args.temperature)
+    except TexpasteError as exc:
+        _err(str(exc))
+        return 2
     settings = EvalSettings(
         n=args.n,
         renderer=args.renderer,
@@ -289,6 +295,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         temperature=args.temperature,
+        candidates=args.candidates,
         threads=args.threads,
     )
     if not args.styles:
@@ -479,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--batch-size", type=int, default=10, help="pix2tex's eval batch size (BLEU is per batch)")
     e.add_argument("--temperature", type=float, default=0.0)
+    e.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        metavar="N",
+        help="score the best of an N-beam search (the editors paste the best of 5); 1 = greedy",
+    )
     e.add_argument("--threads", type=int)
     e.add_argument(
         "--styles",
