@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render the training and validation shards for configs/texpaste-small-screenshots.yaml into DATA_DIR:
-# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 175k images; ~45 minutes
+# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 265k images; ~70 minutes
 # on 2 cores, most of it MathJax). Needs scripts/setup-render.sh (KaTeX, MathJax, Chromium) and TeX.
 #     scripts/render_training_data.sh DATA_DIR [FORMULAS_DIR]
 set -euo pipefail
@@ -25,3 +25,15 @@ R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display2" --n 15000
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display2" --n 12000 --seed 51 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline2" --n 4000 --seed 52 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display2" --n 9000 --seed 61 --renderer mathjax --max-size 1600 400
+# the 2026-12-04 continuation (run6) trained on these alone: the same styles with new seeds, formulas it had not seen
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/tex-display3" --n 25000 --seed 111 --renderer tex
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/tex-inline3" --n 8000 --seed 112 --renderer tex
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/tex-k12-3" --n 4000 --seed 113 --renderer tex
+R --formulas "$F/train/crohme_train.txt.gz" --out "$OUT/tex-crohme3" --n 2000 --seed 114 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display3" --n 8000 --seed 121 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display4" --n 15000 --seed 125 --renderer pdf
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/pdf-k12-3" --n 2000 --seed 122 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi3" --n 5000 --seed 123 --renderer pdf --fonts txfonts mathptmx pxfonts --dpi 66 110
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display3" --n 10000 --seed 131 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline3" --n 3000 --seed 132 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display3" --n 7000 --seed 141 --renderer mathjax --max-size 1600 400
