@@ -118,10 +118,15 @@ def test_matrix_product_attention_computes_the_fused_kernels_result_in_both_part
     model = Pix2TexModel(ModelConfig.from_yaml(TINY_CONFIG)).eval()
     images, tokens = torch.randn(2, 1, 64, 128), torch.randint(3, 100, (2, 9))
     fused = model(images, tokens)
+    fused.square().mean().backward()
+    fused_grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
     use_fused_attention(model, False)
     plain = model(images, tokens)
     assert not any(getattr(m, "fused_attn", False) or getattr(m, "fused", False) for m in model.modules())
     assert torch.allclose(fused, plain, atol=1e-5)  # causal self-attention, cross-attention and the ViT's
+    plain.square().mean().backward()  # the in-place causal mask leaves autograd intact
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fused_grads, model.parameters()))
     use_fused_attention(model, True)
     assert torch.equal(model(images, tokens), fused)
 
