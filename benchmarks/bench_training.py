@@ -46,10 +46,9 @@ VARIANTS = {
 def heldout_loss(config: Path, run_dir: str, val: list[str], threads: int, limit: int = 400) -> float:
     """Cross-entropy per label token of ``run_dir``'s trained weights on ``limit`` held-out images."""
     import torch
-    import torch.nn.functional as F
 
     from texpaste.training.dataset import bucketed_batches
-    from texpaste.training.train import build
+    from texpaste.training.train import build, label_loss
 
     run = build(config, val, run_dir, overrides={"threads": threads, "mix": None})
     run.model.load_state_dict(torch.load(Path(run_dir) / "last.pt", weights_only=True)["model"])
@@ -66,10 +65,8 @@ def heldout_loss(config: Path, run_dir: str, val: list[str], threads: int, limit
     )
     with torch.no_grad():
         for images, tokens, _ in batches:
-            real = tokens[:, 1:] != pad
-            logits = run.model(images, tokens[:, :-1], real)  # (N, V)
-            total += F.cross_entropy(logits, tokens[:, 1:][real], reduction="sum").item()
-            count += int(real.sum())
+            total += label_loss(run.model, images, tokens, pad, reduction="sum").item()
+            count += int((tokens[:, 1:] != pad).sum())
     return total / count
 
 

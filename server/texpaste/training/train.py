@@ -296,13 +296,24 @@ def restore(run: Run, init: str | Path | None = None) -> None:
         if ckpt is not None and "ema" in ckpt:
             run.average.load_state_dict(ckpt["ema"])
     run.bf16 = use_bfloat16(run.tc.precision, run.dev)
-    # torch's fused CPU attention has a slow backward pass at this model's sizes (in bf16, a third of
-    # a step, measured); as matrix products and a softmax the step is ~1.3x faster. In float32, and on
-    # CUDA, the fused kernels stay (the matrix-product one measured 12 % slower in float32 on a CPU).
+    # torch's fused CPU attention has a slow backward pass at this model's sizes in bf16; as matrix
+    # products and a softmax a decoder layer's attention is 2-5x faster. In float32, and on CUDA, the
+    # fused kernels stay (faster there). Measurements: docs/benchmarks.md, "Training throughput".
     use_fused_attention(run.model, fused=not (run.bf16 and run.dev.type == "cpu"))
     if run.tc.channels_last:
         run.model.to(memory_format=torch.channels_last)
     log.info("precision %s, channels_last %s", "bfloat16" if run.bf16 else "float32", run.tc.channels_last)
+
+
+def label_loss(
+    model: Pix2TexModel, images: torch.Tensor, tokens: torch.Tensor, pad: int, reduction: str = "mean"
+) -> torch.Tensor:
+    """Teacher-forced cross-entropy of ``tokens`` (B, T) over their label positions; the output head
+    runs only there, not at padding (a quarter of the positions)."""
+    targets = tokens[:, 1:]  # (B, T-1)
+    real = targets != pad
+    logits = model(images, tokens[:, :-1], real)  # (N, V), N = real.sum()
+    return F.cross_entropy(logits.float(), targets[real], reduction=reduction)
 
 
 def step(run: Run, images: torch.Tensor, tokens: torch.Tensor, lr: float) -> float:
@@ -314,11 +325,8 @@ def step(run: Run, images: torch.Tensor, tokens: torch.Tensor, lr: float) -> flo
     for group in run.opt.param_groups:
         group["lr"] = lr
     amp = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=run.bf16)
-    targets = tokens[:, 1:]  # (B, T-1)
-    real = targets != run.cfg.pad_token  # the output head runs only where a label token is
     with amp:
-        logits = run.model(images, tokens[:, :-1], real)  # (N, V), N = real.sum()
-        loss = F.cross_entropy(logits.float(), targets[real])
+        loss = label_loss(run.model, images, tokens, run.cfg.pad_token)
     run.opt.zero_grad(set_to_none=True)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), tc.clip)
