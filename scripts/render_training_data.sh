@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render the training and validation shards for configs/texpaste-small-screenshots.yaml into DATA_DIR:
-# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 265k images; ~70 minutes
+# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 346k images; ~90 minutes
 # on 2 cores, most of it MathJax). Needs scripts/setup-render.sh (KaTeX, MathJax, Chromium) and TeX.
 #     scripts/render_training_data.sh DATA_DIR [FORMULAS_DIR]
 set -euo pipefail
@@ -37,3 +37,16 @@ R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi3" --n 5000 -
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display3" --n 10000 --seed 131 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline3" --n 3000 --seed 132 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display3" --n 7000 --seed 141 --renderer mathjax --max-size 1600 400
+# the 2026-12-06 continuation (run8): new seeds again, twice the low-dpi Times-like PDF pages (the weakest style)
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/tex-display5" --n 20000 --seed 211 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/tex-display6" --n 15000 --seed 215 --renderer tex
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/tex-inline5" --n 6000 --seed 212 --renderer tex
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/tex-k12-5" --n 3000 --seed 213 --renderer tex
+R --formulas "$F/train/crohme_train.txt.gz" --out "$OUT/tex-crohme5" --n 1500 --seed 214 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display5" --n 14000 --seed 221 --renderer pdf
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/pdf-k12-5" --n 1500 --seed 222 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi5" --n 8000 --seed 223 --renderer pdf --fonts txfonts mathptmx pxfonts --dpi 66 110
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi6" --n 10000 --seed 224 --renderer pdf --fonts txfonts mathptmx pxfonts --dpi 66 96
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display5" --n 9000 --seed 231 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline5" --n 3000 --seed 232 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display5" --n 6000 --seed 241 --renderer mathjax --max-size 1600 400
