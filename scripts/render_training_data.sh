@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Render the training and validation shards for configs/texpaste-small-screenshots.yaml into DATA_DIR:
-# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 346k images; ~90 minutes
+# TeX renders of four formula sources, PDF pages, KaTeX and MathJax pages (about 414k images; ~100 minutes
 # on 2 cores, most of it MathJax). Needs scripts/setup-render.sh (KaTeX, MathJax, Chromium) and TeX.
 #     scripts/render_training_data.sh DATA_DIR [FORMULAS_DIR]
 set -euo pipefail
@@ -50,3 +50,13 @@ R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi6" --n 10000 
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display5" --n 9000 --seed 231 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline5" --n 3000 --seed 232 --renderer katex --max-size 1600 400
 R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display5" --n 6000 --seed 241 --renderer mathjax --max-size 1600 400
+# the second 2026-12-06 continuation (run9, from the run8 weights on these and the run8 shards): fresh KaTeX and MathJax
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/tex-display7" --n 20000 --seed 311 --renderer tex
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/tex-inline7" --n 6000 --seed 312 --renderer tex
+R --formulas "$F/train/k12_exam.txt.gz" --out "$OUT/tex-k12-7" --n 3000 --seed 313 --renderer tex
+R --formulas "$F/train/crohme_train.txt.gz" --out "$OUT/tex-crohme7" --n 1500 --seed 314 --renderer tex
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-display7" --n 12000 --seed 321 --renderer pdf
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/pdf-lowdpi7" --n 6000 --seed 323 --renderer pdf --fonts txfonts mathptmx pxfonts --dpi 66 110
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/katex-display7" --n 10000 --seed 331 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_inline.txt.gz" --out "$OUT/katex-inline7" --n 3000 --seed 332 --renderer katex --max-size 1600 400
+R --formulas "$F/train/arxiv_display.txt.gz" --out "$OUT/mathjax-display7" --n 7000 --seed 341 --renderer mathjax --max-size 1600 400
